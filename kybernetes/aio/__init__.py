@@ -1,0 +1,1 @@
+"""Async plumbing shared by every component: an injectable clock and backoff; no domain code."""

@@ -1,0 +1,1 @@
+"""API machinery: errors, field paths, selectors, quantities and schemas; no I/O."""

@@ -1,0 +1,74 @@
+"""Authentication: client certificates (CN = user, O = groups) and bearer tokens; authorization's place.
+
+Every authenticated user is allowed for now; `Authorizer` is where RBAC will decide later.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    groups: tuple[str, ...] = ()
+
+
+def _subject_fields(peercert: dict[str, Any]) -> tuple[str, list[str]]:
+    common_name = ""
+    organizations: list[str] = []
+    for rdn in peercert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                common_name = value
+            elif key == "organizationName":
+                organizations.append(value)
+    return common_name, organizations
+
+
+class Authenticator:
+    """Authenticator maps a request to a User, or None (answered 401)."""
+
+    def __init__(self, tokens: dict[str, User] | None = None) -> None:
+        self._tokens = dict(tokens or {})
+
+    def add_token(self, token: str, user: User) -> None:
+        self._tokens[token] = user
+
+    def authenticate(self, request: web.Request) -> User | None:
+        transport = request.transport
+        if transport is not None:
+            # The TLS layer verified the chain against our CA (CERT_OPTIONAL): a cert here is trusted.
+            peercert = transport.get_extra_info("peercert")
+            if peercert:
+                name, groups = _subject_fields(peercert)
+                if name:
+                    return User(name, tuple(groups) + ("system:authenticated",))
+        header = request.headers.get("Authorization", "")
+        if header[:7].lower() == "bearer ":
+            token = header[7:].strip()
+            for known, user in self._tokens.items():
+                if hmac.compare_digest(known.encode(), token.encode()):
+                    return User(user.name, user.groups + ("system:authenticated",))
+        return None
+
+
+def load_token_file(path: Path) -> dict[str, User]:
+    """tokens.json: {"<token>": {"user": "...", "groups": [...]}}; missing file → no tokens."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return {token: User(entry["user"], tuple(entry.get("groups", ()))) for token, entry in data.items()}
+
+
+class Authorizer:
+    """Authorizer allows every authenticated user; RBAC replaces this in a later issue."""
+
+    def allowed(self, user: User, verb: str, group: str, resource: str, namespace: str | None) -> bool:
+        return True

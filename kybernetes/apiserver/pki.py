@@ -1,0 +1,192 @@
+"""PKI: the cluster CA, the serving certificate, client certificates and the admin kubeconfig.
+
+Made once on first start and reused after, as k3s does under its data dir. Keys are ECDSA P-256:
+as strong as RSA-3072 and generated in a millisecond, which keeps first start fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+VALIDITY = dt.timedelta(days=3650)
+LEAF_VALIDITY = dt.timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    ca_cert: Path
+    ca_key: Path
+    serving_cert: Path
+    serving_key: Path
+    admin_cert: Path
+    admin_key: Path
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+
+
+def _new_ca() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"kybernetes-ca@{int(_now().timestamp())}")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now())
+        .not_valid_after(_now() + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def issue(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    *,
+    common_name: str,
+    organizations: tuple[str, ...] = (),
+    dns_names: tuple[str, ...] = (),
+    ips: tuple[str, ...] = (),
+    server: bool = False,
+) -> tuple[bytes, bytes]:
+    """A leaf certificate signed by the CA: (cert PEM, key PEM)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations]
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(attrs))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now())
+        .not_valid_after(_now() + LEAF_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH] if server else [ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
+    if server:
+        sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
+        sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def ensure_tls(tls_dir: Path, *, bind_address: str, extra_sans: tuple[str, ...] = ()) -> TLSFiles:
+    """Create the CA, serving and admin certificates unless present; reissue the serving cert if SANs changed."""
+    files = TLSFiles(
+        ca_cert=tls_dir / "server-ca.crt",
+        ca_key=tls_dir / "server-ca.key",
+        serving_cert=tls_dir / "serving-kube-apiserver.crt",
+        serving_key=tls_dir / "serving-kube-apiserver.key",
+        admin_cert=tls_dir / "client-admin.crt",
+        admin_key=tls_dir / "client-admin.key",
+    )
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(tls_dir, 0o700)
+    if files.ca_cert.exists() and files.ca_key.exists():
+        ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+        ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), None)
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    else:
+        ca_cert, ca_key = _new_ca()
+        _write(files.ca_key, _key_pem(ca_key), 0o600)
+        _write(files.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        for stale in (files.serving_cert, files.admin_cert):
+            stale.unlink(missing_ok=True)
+    hostname = socket.gethostname()
+    dns = tuple(dict.fromkeys(("localhost", hostname, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")))
+    ips = tuple(dict.fromkeys(ip for ip in ("127.0.0.1", bind_address, *extra_sans) if _is_ip(ip) and ip not in ("0.0.0.0", "::")))
+    extra_dns = tuple(s for s in extra_sans if not _is_ip(s))
+    if not _serving_matches(files.serving_cert, dns + extra_dns, ips):
+        cert_pem, key_pem = issue(ca_cert, ca_key, common_name="kube-apiserver", dns_names=dns + extra_dns, ips=ips, server=True)
+        _write(files.serving_key, key_pem, 0o600)
+        _write(files.serving_cert, cert_pem, 0o644)
+    if not files.admin_cert.exists() or not files.admin_key.exists():
+        cert_pem, key_pem = issue(ca_cert, ca_key, common_name="system:admin", organizations=("system:masters",))
+        _write(files.admin_key, key_pem, 0o600)
+        _write(files.admin_cert, cert_pem, 0o644)
+    return files
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _serving_matches(path: Path, dns: tuple[str, ...], ips: tuple[str, ...]) -> bool:
+    if not path.exists():
+        return False
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    have_dns = set(san.get_values_for_type(x509.DNSName))
+    have_ips = {str(i) for i in san.get_values_for_type(x509.IPAddress)}
+    if cert.not_valid_after_utc < dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30):
+        return False
+    return set(dns) <= have_dns and set(ips) <= have_ips
+
+
+def kubeconfig(server_url: str, files: TLSFiles, *, cluster: str = "default", user: str = "default") -> str:
+    """An admin kubeconfig with the CA and the admin client certificate embedded."""
+
+    def b64(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster, "cluster": {"server": server_url, "certificate-authority-data": b64(files.ca_cert)}}],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}],
+        "current-context": cluster,
+        "preferences": {},
+        "users": [{"name": user, "user": {"client-certificate-data": b64(files.admin_cert), "client-key-data": b64(files.admin_key)}}],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def write_kubeconfig(path: Path, content: str) -> None:
+    _write(path, content.encode(), 0o600)

@@ -1,0 +1,110 @@
+"""main: parse `kyb <command> [flags]` and run the command; errors are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from kybernetes import __version__
+
+
+class CLIError(Exception):
+    """CLIError is a user-facing failure: printed as one line, exit status 1."""
+
+
+def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from kybernetes.daemons.control import ServerSettings, default_data_dir
+
+    d = ServerSettings()
+    p = sub.add_parser("server", help="run the control plane (API server, store, controllers)")
+    p.add_argument("--data-dir", type=Path, default=None, help=f"data directory (default {default_data_dir()})")
+    p.add_argument("--bind-address", default=d.bind_address, help="address to listen on (default %(default)s)")
+    p.add_argument("--https-listen-port", type=int, default=d.https_listen_port, help="HTTPS port (default %(default)s)")
+    p.add_argument("--write-kubeconfig", type=Path, default=None, help="where to write the admin kubeconfig (default <data-dir>/admin.kubeconfig)")
+    p.add_argument("--datastore-endpoint", default="", help="datastore: empty for SQLite in the data dir, sqlite:///path, memory://")
+    p.add_argument("--service-cidr", default=d.service_cidr, help="Service ClusterIP range (default %(default)s)")
+    p.add_argument("--cluster-cidr", default=d.cluster_cidr, help="pod IP range (default %(default)s)")
+    p.add_argument("--service-node-port-range", default=d.service_node_port_range, help="NodePort range (default %(default)s)")
+    p.add_argument("--disable-agent", action="store_true", help="run the control plane only, without the node agent")
+    p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace); repeatable")
+    p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate; repeatable")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    p.set_defaults(run=_run_server)
+
+
+def _validate_server_args(args: argparse.Namespace) -> None:
+    import ipaddress
+
+    for flag in ("service_cidr", "cluster_cidr"):
+        value = getattr(args, flag)
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise CLIError(f"--{flag.replace('_', '-')}: invalid CIDR {value!r}") from None
+    low, sep, high = args.service_node_port_range.partition("-")
+    if not sep or not low.isdigit() or not high.isdigit() or not 0 < int(low) <= int(high) <= 65535:
+        raise CLIError(f"--service-node-port-range: expected LOW-HIGH, got {args.service_node_port_range!r}")
+    if not 0 < args.https_listen_port < 65536:
+        raise CLIError(f"--https-listen-port: {args.https_listen_port} is not a port number")
+
+
+def _run_server(args: argparse.Namespace) -> None:
+    from kybernetes.daemons.control import ServerSettings, default_data_dir, run_server
+
+    _validate_server_args(args)
+    settings = ServerSettings(
+        data_dir=args.data_dir or default_data_dir(),
+        bind_address=args.bind_address,
+        https_listen_port=args.https_listen_port,
+        write_kubeconfig=args.write_kubeconfig,
+        datastore_endpoint=args.datastore_endpoint,
+        service_cidr=args.service_cidr,
+        cluster_cidr=args.cluster_cidr,
+        service_node_port_range=args.service_node_port_range,
+        disable_agent=args.disable_agent,
+        disable=tuple(args.disable),
+        tls_san=tuple(args.tls_san),
+    )
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Keep aiohttp's own access/debug noise out unless asked.
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+    if not settings.disable_agent:
+        logging.getLogger("kybernetes").info(
+            "the node agent is not available yet; running the control plane only (as --disable-agent)"
+        )
+        settings.disable_agent = True
+    try:
+        asyncio.run(run_server(settings))
+    except OSError as exc:
+        raise CLIError(f"cannot start the server: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kyb", description="Kybernetes: Kubernetes in Python.")
+    parser.add_argument("--version", action="version", version=f"kyb {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _server_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        sys.exit(2)
+    try:
+        args.run(args)
+    except CLIError as exc:
+        print(f"kyb: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

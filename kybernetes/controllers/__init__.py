@@ -1,0 +1,1 @@
+"""Controllers: reconcilers that watch the API through shared informers and act only through the API."""

@@ -1,0 +1,1 @@
+"""Process assembly: which components a `kyb` subcommand starts, in which order."""

@@ -1,0 +1,237 @@
+"""The control plane assembly: store, watch cache, API server and controllers, started in order.
+
+All defaults live in `ServerSettings`; each component logs one line when it is up, and /readyz
+turns OK once the store is open and the bootstrap objects exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import secrets
+import signal
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from kybernetes.apiserver import pki
+from kybernetes.apiserver.allocators import ServiceAllocations
+from kybernetes.apiserver.app import APIServer, ServerState, VersionInfo
+from kybernetes.apiserver.auth import Authenticator, User, load_token_file
+from kybernetes.apiserver.generic import GenericRegistry, RequestInfo
+from kybernetes.registry.catalog import build_catalog
+from kybernetes.store.cache import WatchCache
+from kybernetes.store.drivers import open_backend
+
+log = logging.getLogger("kybernetes")
+
+
+def default_data_dir() -> Path:
+    """k3s' convention: /var/lib/… for root, a per-user directory otherwise."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/kybernetes")
+    return Path(os.path.expanduser("~/.local/share/kybernetes"))
+
+
+@dataclass
+class ServerSettings:
+    """Settings of `kyb server`; every flag maps to one attribute."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    """Where the datastore, certificates and tokens live."""
+    bind_address: str = "127.0.0.1"
+    """Address the API server listens on."""
+    https_listen_port: int = 6443
+    """HTTPS port of the API server."""
+    write_kubeconfig: Path | None = None
+    """Where to write the admin kubeconfig; default <data-dir>/admin.kubeconfig."""
+    datastore_endpoint: str = ""
+    """Empty for SQLite in the data dir, or sqlite:///path, memory://."""
+    service_cidr: str = "10.43.0.0/16"
+    """Range Service ClusterIPs come from."""
+    cluster_cidr: str = "10.42.0.0/16"
+    """Range pod IPs come from (used by the node agent in a later issue)."""
+    service_node_port_range: str = "30000-32767"
+    """Range NodePorts come from."""
+    disable_agent: bool = False
+    """Run the control plane only (the node agent arrives in a later issue)."""
+    disable: tuple[str, ...] = ()
+    """Components not to start, e.g. garbagecollector, namespace."""
+    tls_san: tuple[str, ...] = ()
+    """Extra names or IPs for the serving certificate."""
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.write_kubeconfig or self.data_dir / "admin.kubeconfig"
+
+    @property
+    def server_dir(self) -> Path:
+        return self.data_dir / "server"
+
+
+BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _ssl_context(files: pki.TLSFiles) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(files.serving_cert, files.serving_key)
+    ctx.load_verify_locations(cafile=str(files.ca_cert))
+    # Client certificates are optional: bearer tokens authenticate too, and /version is public.
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    # HTTP/1.1 only: kubectl would switch to h2 if we offered it, and we do not speak it.
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def _ensure_token(path: Path) -> str:
+    """The join token agents present (printed at first start, kept in the data dir)."""
+    if path.exists():
+        return path.read_text().strip()
+    token = "K10" + secrets.token_hex(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    return token
+
+
+async def _bootstrap(registry: GenericRegistry, settings: ServerSettings) -> None:
+    """Objects every cluster has: the system namespaces, their default ServiceAccounts, the kubernetes Service."""
+    catalog = registry.catalog
+    info = RequestInfo(user="system:apiserver", user_agent="kyb-server", field_manager="kube-apiserver")
+    ns_resource = catalog.lookup("", "v1", "namespaces")
+    sa_resource = catalog.lookup("", "v1", "serviceaccounts")
+    svc_resource = catalog.lookup("", "v1", "services")
+    ep_resource = catalog.lookup("", "v1", "endpoints")
+    assert ns_resource and sa_resource and svc_resource and ep_resource
+    for name in BOOTSTRAP_NAMESPACES:
+        if registry.cache.get(ns_resource.key(None, name)) is None:
+            await registry.create(ns_resource, None, {"metadata": {"name": name}}, info)
+        if registry.cache.get(sa_resource.key(name, "default")) is None:
+            await registry.create(sa_resource, name, {"metadata": {"name": "default"}}, info)
+    network = ipaddress.ip_network(settings.service_cidr, strict=False)
+    api_ip = str(network.network_address + 1)
+    if registry.cache.get(svc_resource.key("default", "kubernetes")) is None:
+        await registry.create(
+            svc_resource,
+            "default",
+            {
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {
+                    "clusterIP": api_ip,
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": settings.https_listen_port}],
+                    "sessionAffinity": "None",
+                    "type": "ClusterIP",
+                },
+            },
+            info,
+        )
+    endpoint_ip = settings.bind_address if settings.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
+    if registry.cache.get(ep_resource.key("default", "kubernetes")) is None:
+        await registry.create(
+            ep_resource,
+            "default",
+            {
+                "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                "subsets": [
+                    {
+                        "addresses": [{"ip": endpoint_ip}],
+                        "ports": [{"name": "https", "port": settings.https_listen_port, "protocol": "TCP"}],
+                    }
+                ],
+            },
+            info,
+        )
+
+
+async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = None) -> None:
+    """Run the control plane until `stop` is set or SIGTERM/SIGINT arrives."""
+    started = time.monotonic()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    files = pki.ensure_tls(settings.server_dir / "tls", bind_address=settings.bind_address, extra_sans=settings.tls_san)
+    token = _ensure_token(settings.server_dir / "token")
+    host = settings.bind_address if settings.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
+    url = f"https://{host}:{settings.https_listen_port}"
+    pki.write_kubeconfig(settings.kubeconfig_path, pki.kubeconfig(url, files))
+
+    backend = open_backend(settings.datastore_endpoint, data_dir=settings.data_dir)
+    await backend.start()
+    cache = WatchCache(backend)
+    await cache.start()
+    log.info("store: started (%s, revision %d)", settings.datastore_endpoint or "sqlite", cache.revision)
+
+    catalog = build_catalog()
+    hooks = ServiceAllocations(service_cidr=settings.service_cidr, node_port_range=settings.service_node_port_range)
+    svc_resource = catalog.lookup("", "v1", "services")
+    registry = GenericRegistry(catalog=catalog, backend=backend, cache=cache, hooks=hooks)
+    if svc_resource is not None:
+        _, kvs = cache.list(svc_resource.storage_prefix)
+        hooks.restore(registry.cached_object(kv) for kv in kvs)
+
+    authenticator = Authenticator(load_token_file(settings.server_dir / "tokens.json"))
+    authenticator.add_token(token, User("system:kyb-agent", ("system:nodes",)))
+    state = ServerState()
+    api = APIServer(
+        catalog=catalog,
+        registry=registry,
+        authenticator=authenticator,
+        version=VersionInfo(),
+        server_address=f"{host}:{settings.https_listen_port}",
+        state=state,
+    )
+    runner = web.AppRunner(api.application(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.bind_address, settings.https_listen_port, ssl_context=_ssl_context(files), reuse_address=True)
+    await site.start()
+    log.info("apiserver: listening on %s", url)
+    try:
+        await _bootstrap(registry, settings)
+        state.checks["store"] = True
+        log.info("ready in %.0f ms", (time.monotonic() - started) * 1000)
+        log.info("to use kubectl: export KUBECONFIG=%s; kubectl get namespaces", settings.kubeconfig_path)
+        async with asyncio.TaskGroup() as tg:
+            controllers = _start_controllers(tg, settings)
+            await stop.wait()
+            for task in controllers:
+                task.cancel()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()
+        await cache.close()
+        await backend.close()
+
+
+def _start_controllers(tg: asyncio.TaskGroup, settings: ServerSettings) -> list[asyncio.Task[None]]:
+    """Controllers talk to the API server over HTTPS with the admin kubeconfig, like a separate process."""
+    wanted = {"garbagecollector", "namespace"} - set(settings.disable)
+    if not wanted:
+        return []
+    try:
+        from kybernetes.client.config import load_kubeconfig
+        from kybernetes.controllers import manager
+    except ImportError as exc:  # pragma: no cover - the controllers package ships with the server
+        log.warning("controllers unavailable: %s", exc)
+        return []
+    config = load_kubeconfig(settings.kubeconfig_path)
+    return [tg.create_task(_quiet_cancel(manager.run(config, enabled=wanted)))]
+
+
+async def _quiet_cancel(coro: "asyncio.Future[None] | object") -> None:
+    try:
+        await coro  # type: ignore[misc]
+    except asyncio.CancelledError:
+        pass

@@ -1,0 +1,1 @@
+"""Per-kind strategies: defaults, validation, table columns and selectable fields."""

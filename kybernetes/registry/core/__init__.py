@@ -1,0 +1,1 @@
+"""Strategies for the core API group."""
