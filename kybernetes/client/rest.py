@@ -405,11 +405,13 @@ class Client:
                 log.warning("discovery of %s failed, skipping it: %s", path, err)
                 return None
 
-        async with asyncio.TaskGroup() as group_tasks:
-            tasks = [group_tasks.create_task(fetch(p)) for p in paths]
+        # gather, not a TaskGroup: the caller wants the APIStatusError itself, not an ExceptionGroup.
+        documents = await asyncio.gather(*(fetch(p) for p in paths), return_exceptions=True)
         refs: list[ResourceRef] = []
-        for task in tasks:
-            refs.extend(resources_of(task.result()))
+        for document in documents:
+            if isinstance(document, BaseException):
+                raise document
+            refs.extend(resources_of(document))
         return refs
 
 

@@ -50,19 +50,17 @@ def decode_request(body: bytes) -> dict[str, Any]:
     raw = b""
     for number, wire_type, value in iter_fields(body[len(MAGIC):]):
         if number == _UNKNOWN_TYPE_META:
-            _expect(wire_type, BYTES, "TypeMeta")
-            for inner, inner_type, inner_value in iter_fields(value):  # type: ignore[arg-type]
-                if inner in (1, 2):
-                    _expect(inner_type, BYTES, "APIVersion" if inner == 1 else "Kind")
-                    text = _text(inner_value)  # type: ignore[arg-type]
-                    api_version, kind = (text, kind) if inner == 1 else (api_version, text)
+            for inner, inner_type, inner_value in iter_fields(_payload(wire_type, value, "TypeMeta")):
+                if inner == 1:
+                    api_version = _text(_payload(inner_type, inner_value, "APIVersion"))
+                elif inner == 2:
+                    kind = _text(_payload(inner_type, inner_value, "Kind"))
         elif number == _UNKNOWN_RAW:
-            _expect(wire_type, BYTES, "Raw")
-            raw = value  # type: ignore[assignment]
+            raw = _payload(wire_type, value, "Raw")
         elif number == _UNKNOWN_CONTENT_ENCODING:
-            _expect(wire_type, BYTES, "ContentEncoding")
-            if value:
-                raise ProtobufDecodeError(f"unsupported content encoding {_text(value)!r}")  # type: ignore[arg-type]
+            encoding = _payload(wire_type, value, "ContentEncoding")
+            if encoding:
+                raise ProtobufDecodeError(f"unsupported content encoding {_text(encoding)!r}")
     if not kind:
         raise ProtobufDecodeError("Object 'Kind' is missing in protobuf object")
     message = KINDS.get((api_version, kind))
@@ -88,17 +86,14 @@ def decode_message(buf: bytes, message: str, into: dict[str, Any] | None = None)
         if field is None:
             continue  # unknown field numbers are skipped: the wire format is self-describing
         if field.zero == INLINE:
-            _expect(wire_type, BYTES, field.name)
-            decode_message(value, field.type, out)  # type: ignore[arg-type]
+            decode_message(_payload(wire_type, value, field.name), field.type, out)
         elif field.type.startswith("map<"):
-            _expect(wire_type, BYTES, field.name)
-            key, item = _map_entry(value, field.type)  # type: ignore[arg-type]
+            key, item = _map_entry(_payload(wire_type, value, field.name), field.type)
             out.setdefault(field.name, {})[key] = item
         elif field.repeated:
             out.setdefault(field.name, []).extend(_repeated(field, wire_type, value))
         elif field.type in MESSAGES and isinstance(out.get(field.name), dict):
-            _expect(wire_type, BYTES, field.name)
-            decode_message(value, field.type, out[field.name])  # type: ignore[arg-type]
+            decode_message(_payload(wire_type, value, field.name), field.type, out[field.name])
         else:
             out[field.name] = _single(field.type, wire_type, value, field.name)
     for field in table.values():
@@ -131,6 +126,12 @@ def _expect(wire_type: int, expected: int, name: str) -> None:
         raise ProtobufDecodeError(f"proto: wrong wireType = {wire_type} for field {name}")
 
 
+def _payload(wire_type: int, value: int | bytes, name: str) -> bytes:
+    """Return the bytes of a length-delimited field, rejecting any other wire type."""
+    _expect(wire_type, BYTES, name)
+    return _bytes(value)
+
+
 def _text(value: bytes) -> str:
     # gogo does not validate UTF-8; Go's JSON encoder then substitutes U+FFFD for invalid bytes.
     return value.decode("utf-8", errors="replace")
@@ -138,10 +139,10 @@ def _text(value: bytes) -> str:
 
 def _repeated(field: Field, wire_type: int, value: int | bytes) -> list[Any]:
     if field.type in _VARINT_TYPES and wire_type == BYTES:
-        return [_scalar(field.type, v) for v in iter_packed(value, VARINT)]  # type: ignore[arg-type]
+        return [_scalar(field.type, v) for v in iter_packed(_bytes(value), VARINT)]
     if (field.type in _FIXED32_TYPES or field.type in _FIXED64_TYPES) and wire_type == BYTES:
         width = FIXED32 if field.type in _FIXED32_TYPES else FIXED64
-        return [_scalar(field.type, v) for v in iter_packed(value, width)]  # type: ignore[arg-type]
+        return [_scalar(field.type, v) for v in iter_packed(_bytes(value), width)]
     return [_single(field.type, wire_type, value, field.name)]
 
 
@@ -155,32 +156,33 @@ def _single(type_name: str, wire_type: int, value: int | bytes, name: str) -> An
     else:
         _expect(wire_type, BYTES, name)
     if type_name in MESSAGES:
-        return decode_message(value, type_name)  # type: ignore[arg-type]
+        return decode_message(_bytes(value), type_name)
     if type_name in LEAVES:
-        return _leaf(type_name, value)  # type: ignore[arg-type]
+        return _leaf(type_name, _bytes(value))
     return _scalar(type_name, value)
 
 
 def _scalar(type_name: str, value: int | bytes) -> Any:
     if type_name == "string":
-        return _text(value)  # type: ignore[arg-type]
+        return _text(_bytes(value))
     if type_name == "bytes":
-        return base64.b64encode(value).decode("ascii")  # type: ignore[arg-type]
-    if type_name == "bool":
-        return value != 0
-    if type_name == "int32":
-        return to_int32(value)  # type: ignore[arg-type]
-    if type_name == "int64":
-        return to_int64(value)  # type: ignore[arg-type]
-    if type_name == "uint32":
-        return value & 0xFFFFFFFF  # type: ignore[operator]
-    if type_name == "uint64":
-        return value
-    if type_name in ("sint32", "sint64"):
-        decoded = zigzag_decode(value)  # type: ignore[arg-type]
-        return to_int32(decoded) if type_name == "sint32" else decoded
+        return base64.b64encode(_bytes(value)).decode("ascii")
     if type_name in _STRUCT_FORMATS:
-        return struct.unpack(_STRUCT_FORMATS[type_name], value)[0]  # type: ignore[arg-type]
+        return struct.unpack(_STRUCT_FORMATS[type_name], _bytes(value))[0]
+    number = _int(value)
+    if type_name == "bool":
+        return number != 0
+    if type_name == "int32":
+        return to_int32(number)
+    if type_name == "int64":
+        return to_int64(number)
+    if type_name == "uint32":
+        return number & 0xFFFFFFFF
+    if type_name == "uint64":
+        return number
+    if type_name in ("sint32", "sint64"):
+        decoded = zigzag_decode(number)
+        return to_int32(decoded) if type_name == "sint32" else decoded
     raise ProtobufDecodeError(f"unsupported field type {type_name}")
 
 
@@ -236,7 +238,7 @@ def _leaf(type_name: str, buf: bytes) -> Any:
         # canonical form belong to the API's quantity type.
         return _text(_bytes(fields.get(1, b"")))
     if type_name == "[]string":
-        return [_text(v) for n, _, v in iter_fields(buf) if n == 1]  # type: ignore[arg-type]
+        return [_text(_bytes(v)) for n, _, v in iter_fields(buf) if n == 1]
     if type_name == "meta.v1.Duration":
         return _go_duration(to_int64(_int(fields.get(1, 0))))
     if type_name in ("meta.v1.FieldsV1", "runtime.RawExtension"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api import validation
+from kybernetes.api import duration, validation
 from kybernetes.api.errors import FieldError, required
 from kybernetes.registry.apps.replicasets import relabel
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, ServedVersion, Strategy
@@ -64,9 +64,7 @@ class ControllerRevisionStrategy(Strategy):
         return validation.validate_immutable(new.get("data"), old.get("data"), "data")
 
     def row(self, obj: Obj) -> list[Any]:
-        from kybernetes.api.duration import age
-
-        return [obj["metadata"]["name"], controller_name(obj), int(obj.get("revision") or 0), age(obj)]
+        return [obj["metadata"]["name"], controller_name(obj), int(obj.get("revision") or 0), duration.age(obj)]
 
 
 STRATEGY = ControllerRevisionStrategy()

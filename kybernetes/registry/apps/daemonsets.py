@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kybernetes.api import validation
+from kybernetes.api import duration, validation
 from kybernetes.api.errors import FieldError, forbidden, invalid, not_supported, required
 from kybernetes.api.labels import format_labels
 from kybernetes.registry.apps.deployments import int_or_percent_value, not_more_than_100_percent, validate_int_or_percent
@@ -230,8 +230,6 @@ class DaemonSetStrategy(Strategy):
         return errs
 
     def row(self, obj: Obj) -> list[Any]:
-        from kybernetes.api.duration import age
-
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
         template = spec.get("template") or {}
@@ -244,7 +242,7 @@ class DaemonSetStrategy(Strategy):
             int(status.get("updatedNumberScheduled") or 0),
             int(status.get("numberAvailable") or 0),
             format_labels((template.get("spec") or {}).get("nodeSelector")),
-            age(obj),
+            duration.age(obj),
             names,
             images,
             format_selector(spec.get("selector")),

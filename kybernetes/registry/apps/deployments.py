@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kybernetes.api import validation
+from kybernetes.api import duration, validation
 from kybernetes.api.errors import FieldError, forbidden, invalid, not_supported, required
 from kybernetes.registry.apps.replicasets import (
     CONTAINERS_COLUMN,
@@ -286,8 +286,6 @@ class DeploymentStrategy(Strategy):
         return errs
 
     def row(self, obj: Obj) -> list[Any]:
-        from kybernetes.api.duration import age
-
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
         names, images = pod_containers_images(spec.get("template") or {})
@@ -298,7 +296,7 @@ class DeploymentStrategy(Strategy):
             f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas') or 0)}",
             int(status.get("updatedReplicas") or 0),
             int(status.get("availableReplicas") or 0),
-            age(obj),
+            duration.age(obj),
             names,
             images,
             selector_cell,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kybernetes.api import validation
+from kybernetes.api import duration, validation
 from kybernetes.api.errors import FieldError, forbidden, invalid, not_supported, required
 from kybernetes.api.labels import NOTHING, Selector, SelectorError, selector_from_label_selector
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, ServedVersion, Strategy
@@ -249,8 +249,6 @@ class ReplicaSetStrategy(Strategy):
         return errs
 
     def row(self, obj: Obj) -> list[Any]:
-        from kybernetes.api.duration import age
-
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
         names, images = pod_containers_images(spec.get("template") or {})
@@ -259,7 +257,7 @@ class ReplicaSetStrategy(Strategy):
             int(spec.get("replicas") or 0),
             int(status.get("replicas") or 0),
             int(status.get("readyReplicas") or 0),
-            age(obj),
+            duration.age(obj),
             names,
             images,
             format_selector(spec.get("selector")),

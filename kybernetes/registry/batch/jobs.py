@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
-from kybernetes.api import validation
+from kybernetes.api import duration, validation
 from kybernetes.api.errors import ErrorType, FieldError, duplicate, invalid, not_supported, required
 from kybernetes.api.labels import NOTHING, Selector, SelectorError, selector_from_label_selector
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Strategy
@@ -348,10 +348,10 @@ def _template_with_scheduling_of(old: Obj, new: Obj) -> Obj:
 
 
 def _parse_time(value: Any) -> datetime | None:
-    if not value:
+    if not value or not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return duration.parse_time(value)
     except ValueError:
         return None
 
@@ -391,16 +391,14 @@ def completions_cell(obj: Obj) -> str:
     return f"{succeeded}/1"
 
 
-def duration_cell(obj: Obj, now: datetime | None = None) -> str:
+def duration_cell(obj: Obj) -> str:
     """How long the Job ran: start to completion, or start to now while it runs; empty before it starts."""
-    from kybernetes.api.duration import human_duration
-
     status = obj.get("status") or {}
     start = _parse_time(status.get("startTime"))
     if start is None:
         return ""
-    end = _parse_time(status.get("completionTime")) or now or datetime.now(timezone.utc)
-    return human_duration((end - start).total_seconds())
+    end = _parse_time(status.get("completionTime")) or duration.now()
+    return duration.human_duration((end - start).total_seconds())
 
 
 _STATUS_COUNTS = ("active", "succeeded", "failed", "ready", "terminating")
@@ -531,8 +529,6 @@ class JobStrategy(Strategy):
         return []
 
     def row(self, obj: Obj) -> list[Any]:
-        from kybernetes.api.duration import age
-
         spec = obj.get("spec") or {}
         names, images = pod_containers_images(spec.get("template") or {})
         return [
@@ -540,7 +536,7 @@ class JobStrategy(Strategy):
             job_status_cell(obj),
             completions_cell(obj),
             duration_cell(obj),
-            age(obj),
+            duration.age(obj),
             names,
             images,
             format_selector(spec.get("selector")),

@@ -1,0 +1,93 @@
+"""The official Python client does CRUD and watch on pods and services."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+
+@pytest.fixture
+def core(server):
+    api_client = config.new_client_from_config(config_file=str(server.kubeconfig))
+    core = client.CoreV1Api(api_client)
+    ns = f"py-{uuid.uuid4().hex[:8]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    core.test_namespace = ns  # type: ignore[attr-defined]
+    return core
+
+
+def test_pod_crud(core):
+    ns = core.test_namespace
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="py-pod", labels={"app": "py"}),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="main", image="busybox")]),
+    )
+    created = core.create_namespaced_pod(ns, pod)
+    assert created.metadata.uid and created.status.phase == "Pending"
+    assert created.spec.restart_policy == "Always"
+    got = core.read_namespaced_pod("py-pod", ns)
+    assert got.metadata.resource_version == created.metadata.resource_version
+    listed = core.list_namespaced_pod(ns, label_selector="app=py")
+    assert [p.metadata.name for p in listed.items] == ["py-pod"]
+    patched = core.patch_namespaced_pod("py-pod", ns, {"metadata": {"labels": {"extra": "yes"}}})
+    assert patched.metadata.labels == {"app": "py", "extra": "yes"}
+    core.delete_namespaced_pod("py-pod", ns)
+    with pytest.raises(ApiException) as exc:
+        core.read_namespaced_pod("py-pod", ns)
+    assert exc.value.status == 404
+
+
+def test_service_crud_allocates_a_cluster_ip(core):
+    ns = core.test_namespace
+    svc = client.V1Service(
+        metadata=client.V1ObjectMeta(name="py-svc"),
+        spec=client.V1ServiceSpec(selector={"app": "py"}, ports=[client.V1ServicePort(port=80, target_port=8080)]),
+    )
+    created = core.create_namespaced_service(ns, svc)
+    assert created.spec.cluster_ip.startswith("10.43.")
+    assert created.spec.type == "ClusterIP"
+    assert created.spec.ports[0].protocol == "TCP"
+    created.spec.ports[0].port = 81
+    replaced = core.replace_namespaced_service("py-svc", ns, created)
+    assert replaced.spec.ports[0].port == 81
+    assert replaced.spec.cluster_ip == created.spec.cluster_ip
+    core.delete_namespaced_service("py-svc", ns)
+    assert core.list_namespaced_service(ns).items == []
+
+
+def test_watch_sees_added_modified_deleted(core):
+    ns = core.test_namespace
+    events: list[tuple[str, str]] = []
+    w = watch.Watch()
+
+    def run() -> None:
+        for event in w.stream(core.list_namespaced_pod, ns, timeout_seconds=5):
+            events.append((event["type"], event["object"].metadata.name))
+            if event["type"] == "DELETED":
+                w.stop()
+
+    t = threading.Thread(target=run)
+    t.start()
+    import time
+
+    time.sleep(0.5)
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="watched"), spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]))
+    core.create_namespaced_pod(ns, pod)
+    core.patch_namespaced_pod("watched", ns, {"metadata": {"labels": {"x": "y"}}})
+    core.delete_namespaced_pod("watched", ns)
+    t.join(10)
+    assert events == [("ADDED", "watched"), ("MODIFIED", "watched"), ("DELETED", "watched")]
+
+
+def test_version_and_discovery(server):
+    api_client = config.new_client_from_config(config_file=str(server.kubeconfig))
+    info = client.VersionApi(api_client).get_code()
+    assert info.major == "1"
+    groups = client.ApisApi(api_client).get_api_versions()
+    assert "apps" in {g.name for g in groups.groups}
+    resources = client.CoreV1Api(api_client).get_api_resources()
+    assert "pods" in {r.name for r in resources.resources}

@@ -1,0 +1,111 @@
+"""`kyb server`: first start makes certificates and a kubeconfig, restarts keep data, kill -9 loses no acknowledged write."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import stat
+import subprocess
+import sys
+import urllib.request
+
+from tests.conftest import REPO, free_port, start_server
+
+
+def _get(server, path):
+    with urllib.request.urlopen(urllib.request.Request(server.url + path), context=server.ssl_context(), timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def _post(server, path, obj):
+    req = urllib.request.Request(server.url + path, data=json.dumps(obj).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, context=server.ssl_context(), timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def test_first_start_writes_secrets_privately_and_restarts_reuse_them(tmp_path):
+    data = tmp_path / "data"
+    srv = start_server(data)
+    try:
+        tls = data / "server" / "tls"
+        for key in ("server-ca.key", "serving-kube-apiserver.key", "client-admin.key"):
+            assert stat.S_IMODE((tls / key).stat().st_mode) == 0o600
+        assert stat.S_IMODE(srv.kubeconfig.stat().st_mode) == 0o600
+        assert stat.S_IMODE((data / "server" / "token").stat().st_mode) == 0o600
+        ca_before = (tls / "server-ca.crt").read_bytes()
+        namespaces = {n["metadata"]["name"] for n in _get(srv, "/api/v1/namespaces")["items"]}
+        assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= namespaces
+        _post(srv, "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "survivor"}, "data": {"k": "v"}})
+        assert srv.stop() == 0
+        assert "shutting down" in srv.log()
+        srv = start_server(data, port=srv.port)
+        assert (tls / "server-ca.crt").read_bytes() == ca_before
+        assert _get(srv, "/api/v1/namespaces/default/configmaps/survivor")["data"] == {"k": "v"}
+    finally:
+        srv.stop()
+
+
+def test_kill_9_loses_no_acknowledged_write(tmp_path):
+    data = tmp_path / "data"
+    srv = start_server(data)
+    acknowledged: list[str] = []
+    try:
+        for i in range(50):
+            obj = _post(srv, "/api/v1/namespaces/default/configmaps", {"metadata": {"name": f"cm-{i}"}})
+            acknowledged.append(obj["metadata"]["name"])
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait()
+        srv = start_server(data, port=srv.port)
+        have = {c["metadata"]["name"] for c in _get(srv, "/api/v1/namespaces/default/configmaps")["items"]}
+        assert set(acknowledged) <= have
+    finally:
+        srv.stop()
+
+
+def test_bad_flags_print_one_line_and_exit_non_zero(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "kybernetes", "server", "--data-dir", str(tmp_path), "--service-cidr", "not-a-cidr"],
+        capture_output=True, text=True, cwd=REPO, timeout=30,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "kyb: error: --service-cidr" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_a_one_line_error(tmp_path, server):
+    result = subprocess.run(
+        [sys.executable, "-m", "kybernetes", "server", "--data-dir", str(tmp_path), "--https-listen-port", str(server.port)],
+        capture_output=True, text=True, cwd=REPO, timeout=30,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("kyb: error: cannot start the server")
+
+
+def test_tls_offers_http11_only_and_at_least_tls12(server):
+    ctx = ssl.create_default_context(cafile=str(server.data_dir / "server" / "tls" / "server-ca.crt"))
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.selected_alpn_protocol() in (None, "http/1.1")
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname = False
+    old.verify_mode = ssl.CERT_NONE
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    try:
+        old.minimum_version = ssl.TLSVersion.TLSv1
+    except ValueError:
+        return
+    with socket.create_connection(("127.0.0.1", server.port)) as raw:
+        try:
+            old.wrap_socket(raw)
+        except (ssl.SSLError, OSError):
+            return
+    raise AssertionError("server accepted TLS < 1.2")
