@@ -1,20 +1,20 @@
-"""gen_openapi_definitions writes kybernetes/api/openapi/definitions.json from the official client's models.
+"""gen_openapi_definitions writes kybernetes/api/openapi/definitions.json from the official client's models."""
 
-A development-time tool: it introspects the pydantic models of the `kubernetes` Python client
-(structure only: field names, JSON names, types, required lists) and emits OpenAPI v2-style
-`definitions` keyed by upstream definition names.  Nothing the client says in prose is copied;
-the few descriptions in the output are our own (DESCRIPTIONS below).  Facts the client does not
-carry (integer widths, Quantity/MicroTime fields, patch strategies, the package of types that are
-only reachable from another group) live in the tables of this file.
-
-Run:  .venv/bin/python tools/gen_openapi_definitions.py  [--check]
-"""
+# A development-time tool: it introspects the pydantic models of the `kubernetes` Python client
+# (structure only: field names, JSON names, types, required lists) and emits OpenAPI v2-style
+# definitions keyed by upstream definition names.  Nothing the client says in prose is copied;
+# the few descriptions in the output are our own (DESCRIPTIONS below).  Facts the client does not
+# carry (integer widths, Quantity/MicroTime fields, patch strategies, the package of types that are
+# only reachable from another group) live in the tables of this file.
+#
+# Run:  .venv/bin/python tools/gen_openapi_definitions.py  [--check]
 
 from __future__ import annotations
 
 import argparse
 import copy
 import datetime
+import functools
 import inspect
 import json
 import re
@@ -148,6 +148,9 @@ FIELD_REFS: dict[tuple[str, str], str] = {
     ("V1JSONSchemaProps", "items"): f"{APIEXT}.JSONSchemaPropsOrArray",
 }
 
+# Fields whose values may be any JSON (apiextensions' schema-of-schemas).
+UNTYPED_FIELDS: frozenset[tuple[str, str]] = frozenset({("V1JSONSchemaProps", "dependencies")})
+
 # Map values of these fields are Quantities (the client types them as plain strings).
 QUANTITY_MAPS: frozenset[tuple[str, str]] = frozenset({
     ("V1ResourceRequirements", "limits"), ("V1ResourceRequirements", "requests"),
@@ -204,8 +207,9 @@ INT64_FIELDS: frozenset[tuple[str, str]] = frozenset({
 
 # Byte-string fields (base64 on the wire) are recognised from the client's `bytes` type.
 
-# Patch metadata (reference §10.2) and SSA list types, keyed by (definition short name, field).
-# Every value is merged into the property schema.
+# Patch metadata (reference §10.2) and SSA list types, keyed by definition name and field; every
+# value is merged into the property schema.  kubectl ≥ 1.29 computes client-side apply patches
+# from these (v3 documents), so a missing strategy turns a merged list into a replaced one.
 def _merge(key: str | None, keys: tuple[str, ...] | None = None, retain: bool = False,
            list_type: str | None = None) -> dict:
     ext: dict = {"x-kubernetes-patch-strategy": "merge,retainKeys" if retain else "merge"}
@@ -254,6 +258,7 @@ PATCH_METADATA: dict[str, dict[str, dict]] = {
         **_CONDITIONS,
         "podIPs": _merge("ip"),
         "hostIPs": _merge("ip", list_type="atomic"),
+        "resourceClaimStatuses": _merge("name", retain=True),
     },
     "io.k8s.api.core.v1.ServiceSpec": {
         "ports": _merge("port", ("port", "protocol")),
@@ -283,6 +288,12 @@ PATCH_METADATA: dict[str, dict[str, dict]] = {
     "io.k8s.api.networking.v1.HTTPIngressRuleValue": {"paths": ATOMIC},
     "io.k8s.api.discovery.v1.EndpointSlice": {"endpoints": ATOMIC, "ports": ATOMIC},
     "io.k8s.api.autoscaling.v2.HorizontalPodAutoscalerStatus": _CONDITIONS,
+    # Beyond the book's kinds (kubectl ≥ 1.29 computes apply patches from these too).
+    "io.k8s.api.policy.v1.PodDisruptionBudgetStatus": _CONDITIONS,
+    "io.k8s.api.storage.v1.CSINodeSpec": {"drivers": _merge("name")},
+    "io.k8s.api.flowcontrol.v1.FlowSchemaStatus": _CONDITIONS,
+    "io.k8s.api.flowcontrol.v1.PriorityLevelConfigurationStatus": _CONDITIONS,
+    "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIServiceStatus": _CONDITIONS,
 }
 
 # Our own words for the kinds and the fields users look at most.
@@ -389,6 +400,7 @@ def _model_classes(annotation, models) -> list[str]:
     return found
 
 
+@functools.cache
 def api_roots(apis, models) -> dict[str, set[str]]:
     """Group version -> client classes its API module accepts or returns."""
     roots: dict[str, set[str]] = {}
@@ -396,7 +408,7 @@ def api_roots(apis, models) -> dict[str, set[str]]:
         cls = getattr(apis, name)
         if not (inspect.isclass(cls) and name.endswith("Api")):
             continue
-        src = inspect.getsource(cls)
+        src = Path(inspect.getfile(cls)).read_text()  # (getsource re-tokenizes: far slower)
         gvs = {m.group(1) or m.group(2)
                for m in re.finditer(r"resource_path='/(?:api/(v1)|apis/([^/{]+/[^/{]+))/", src)}
         if len(gvs) != 1:
@@ -513,7 +525,9 @@ def type_schema(a, owner: str, jname: str, names: dict[str, str], models) -> dic
             return {"type": "string", "format": "byte"}
         if all(_is(x, float) or _is(x, int) for x in members):
             return {"type": "number"}
-        return {}
+        if (owner, jname) in UNTYPED_FIELDS:
+            return {}
+        raise SystemExit(f"unmapped union {a!r} at {owner}.{jname}")
     if origin in (list, typing.List):
         return {"type": "array", "items": type_schema(typing.get_args(a)[0], owner, jname, names, models)}
     if origin in (dict, typing.Dict):
@@ -555,9 +569,6 @@ def model_definition(m: Model, names: dict[str, str], models) -> dict:
             schema = ref(QUANTITY)
         else:
             schema = type_schema(info.annotation, cname, jname, names, models)
-        if schema.get("type") == "array" and schema["items"].get("type") == "integer":
-            if is_int64(cname, jname):
-                schema["items"]["format"] = "int64"
         schema.update(PATCH_METADATA.get(m.name, {}).get(jname, {}))
         text = FIELD_DESCRIPTIONS.get((m.name, jname)) or FIELD_DESCRIPTIONS.get(("*", jname))
         if text and jname in ("apiVersion", "kind", "metadata") and not _is_kind(cls):
@@ -740,7 +751,7 @@ def check_tables(models, defs: dict[str, dict]) -> None:
             raise SystemExit(f"table names unknown class {cname}")
         return {i.serialization_alias or cls.attribute_map.get(a, a) for a, i in cls.model_fields.items()}
 
-    for table in (QUANTITY_MAPS, QUANTITY_FIELDS, INT64_FIELDS, set(FIELD_REFS)):
+    for table in (QUANTITY_MAPS, QUANTITY_FIELDS, INT64_FIELDS, UNTYPED_FIELDS, set(FIELD_REFS)):
         for cname, jname in table:
             if jname not in json_names(cname):
                 raise SystemExit(f"table names unknown field {cname}.{jname}")

@@ -37,10 +37,10 @@ LABEL_VALUE_FMT = "(" + QUALIFIED_NAME_FMT + ")?"
 
 
 def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    text = msg + " (e.g. " + " or ".join(f"'{e}'" for e in examples) + ", regex used for validation is '" + fmt + "')"
+    """Upstream's RegexError, spacing included: `(e.g. 'a',  or 'b', regex used for validation is '…')`."""
     if not examples:
-        text = msg + " (regex used for validation is '" + fmt + "')"
-    return text
+        return msg + " (regex used for validation is '" + fmt + "')"
+    return msg + " (e.g. " + " or ".join(f"'{e}', " for e in examples) + "regex used for validation is '" + fmt + "')"
 
 
 def _max_len(length: int) -> str:

@@ -592,14 +592,16 @@ class APIServer:
         from kybernetes.api import openapi
 
         result = openapi.check_fields(obj, r.group, r.version, r.kind)
-        if result.type_errors:
-            raise errors.bad_request(result.type_errors[0])
+        if result.mismatches:
+            raise errors.bad_request(openapi.format_type_error(r.kind, r.version, result.mismatches[0]))
         if result.unknown:
             if info.field_validation == "Strict":
                 raise errors.bad_request(openapi.format_unknown_fields_error(r.kind, r.version, result.unknown))
             if info.field_validation == "Warn":
                 info.warnings.extend(f'unknown field "{p}"' for p in result.unknown)
-            openapi.prune_unknown(obj, r.group, r.version, r.kind)
+            from kybernetes.api.openapi.prune import prune_paths
+
+            prune_paths(obj, result.unknown)
 
     async def create(self, request: web.Request, route: Route) -> web.Response:
         r = route.resource

@@ -120,6 +120,7 @@ class GenericRegistry:
         self.backend = backend
         self.cache = cache
         self.hooks = hooks or Hooks()
+        self._field_labels: dict[int, set[str]] = {}
 
     # ----- reading ------------------------------------------------------------------------
 
@@ -203,11 +204,15 @@ class GenericRegistry:
 
     def supported_fields(self, resource: Resource) -> set[str] | None:
         """Field labels a selector may use; None means the kind did not declare (accept any)."""
-        declared = getattr(resource.strategy, "field_labels", None)
-        if declared is None:
-            return None
-        base = {"metadata.name", "metadata.namespace"}
-        return base | set(declared)
+        strategy = resource.strategy
+        cached = self._field_labels.get(id(strategy))
+        if cached is None:
+            try:
+                declared = set(strategy.selectable_fields({"metadata": {}, "spec": {}, "status": {}}))
+            except Exception:  # noqa: BLE001 - a strategy that cannot describe itself accepts any field
+                return None
+            cached = self._field_labels[id(strategy)] = {"metadata.name", "metadata.namespace"} | declared
+        return cached
 
     # ----- namespaces ---------------------------------------------------------------------
 
@@ -374,6 +379,12 @@ class GenericRegistry:
             if subresource == "status":
                 strategy.prepare_for_status_update(new, old)
                 errs = strategy.validate_status_update(new, old)
+            elif subresource == "finalize":
+                # namespaces/finalize changes spec.finalizers and nothing else.
+                finalizers = (new.get("spec") or {}).get("finalizers") or []
+                new = copy.deepcopy(old)
+                new.setdefault("spec", {})["finalizers"] = finalizers
+                errs = []
             else:
                 strategy.default(new)
                 strategy.prepare_for_update(new, old)

@@ -28,10 +28,8 @@ if TYPE_CHECKING:
 
 
 def _patch_error(exc: PatchError) -> errors.APIError:
-    code = getattr(exc, "code", 422)
-    if code == 400:
-        return errors.bad_request(str(exc))
-    return errors.APIError(str(exc), 422, "Invalid")
+    status = exc.status()
+    return errors.APIError(status.get("message", str(exc)), int(status.get("code", 422)), status.get("reason", ""), status.get("details"))
 
 
 def _decode_patch(raw: bytes, content_type: str) -> Any:
@@ -126,14 +124,8 @@ def build(
 
 
 def _conflict(r: Resource, name: str, exc: ApplyConflictError) -> errors.APIError:
-    causes = [
-        {"reason": "FieldManagerConflict", "message": f'conflict with "{c.manager}"' + (f" using {getattr(c, 'api_version', '')}" if getattr(c, "api_version", "") else ""), "field": c.field_path}
-        for c in exc.conflicts
-    ]
-    details: dict[str, Any] = {"name": name, "kind": r.plural, "causes": causes}
-    if r.group:
-        details["group"] = r.group
-    return errors.APIError(str(exc), 409, "Conflict", details)
+    # Upstream's conflict Status carries only the causes in its details.
+    return errors.APIError(str(exc), 409, "Conflict", {"causes": [c.cause() for c in exc.conflicts]})
 
 
 def scale_patcher(raw: bytes, content_type: str) -> Callable[[Obj], Obj]:

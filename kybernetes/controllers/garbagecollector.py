@@ -210,7 +210,8 @@ class GarbageCollector:
         return await self._attempt_to_delete(obj, ref)
 
     async def _attempt_to_delete(self, cached: Obj, ref: ResourceRef) -> float | None:
-        if all(self._live_in_cache(str(o["uid"])) for o in _owner_refs(cached)):
+        namespace = _meta(cached).get("namespace")
+        if all(self._live_in_cache(str(o["uid"]), namespace) for o in _owner_refs(cached)):
             return None  # every owner is alive as far as we know; its deletion would enqueue us
         latest = await self._get_latest(ref, cached)
         if latest is None or _being_deleted(latest):
@@ -281,9 +282,13 @@ class GarbageCollector:
 
     # -- owners ----------------------------------------------------------------------------
 
-    def _live_in_cache(self, uid: str) -> bool:
+    def _live_in_cache(self, uid: str, namespace: str | None) -> bool:
         found = self.find(uid)
-        return found is not None and not _being_deleted(found[0])
+        if found is None or _being_deleted(found[0]):
+            return False
+        # Owners live in the dependent's namespace, or are cluster-scoped; anything else is dangling.
+        owner_namespace = _meta(found[0]).get("namespace")
+        return not owner_namespace or owner_namespace == namespace
 
     def resolve(self, api_version: str, kind: str) -> ResourceRef:
         """Map an ownerReference's apiVersion/kind to a served resource."""

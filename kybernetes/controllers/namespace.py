@@ -213,6 +213,9 @@ class NamespaceController:
             result = await self.client.update(NAMESPACES, finalized, subresource="finalize")
         except errors.NotFoundError:
             return
+        if result and FINALIZER in _spec_finalizers(result):
+            # No event will follow a write that changed nothing: fail, so the key is retried with backoff.
+            raise RuntimeError(f"namespace {name}: finalize answered with {FINALIZER!r} still in spec.finalizers")
         if result and not _spec_finalizers(result) and not _meta(result).get("finalizers"):
             # The server removes a namespace once its finalizers are gone; make sure it does.
             await self._delete_namespace(name)

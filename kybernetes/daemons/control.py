@@ -101,6 +101,24 @@ def _ensure_token(path: Path) -> str:
     return token
 
 
+def advertise_address(bind_address: str) -> str | None:
+    """The address other hosts reach this server at: the bind address, else the host name's first non-loopback IPv4."""
+    import socket
+
+    candidates = [bind_address] if bind_address not in ("0.0.0.0", "::") else []
+    try:
+        candidates += [info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
+    except OSError:
+        pass
+    for ip in candidates:
+        try:
+            if not ipaddress.ip_address(ip).is_loopback:
+                return ip
+        except ValueError:
+            continue
+    return None
+
+
 async def _bootstrap(registry: GenericRegistry, settings: ServerSettings) -> None:
     """Objects every cluster has: the system namespaces, their default ServiceAccounts, the kubernetes Service."""
     catalog = registry.catalog
@@ -132,8 +150,9 @@ async def _bootstrap(registry: GenericRegistry, settings: ServerSettings) -> Non
             },
             info,
         )
-    endpoint_ip = settings.bind_address if settings.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
-    if registry.cache.get(ep_resource.key("default", "kubernetes")) is None:
+    endpoint_ip = advertise_address(settings.bind_address)
+    # Endpoints may not point at loopback (upstream forbids it), so a loopback-only server has none.
+    if endpoint_ip and registry.cache.get(ep_resource.key("default", "kubernetes")) is None:
         await registry.create(
             ep_resource,
             "default",

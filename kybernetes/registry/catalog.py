@@ -113,9 +113,17 @@ class Catalog:
         return self._storage_by_kind.get((group, kind))
 
     def group_versions(self) -> dict[str, list[str]]:
-        """group → versions in preference order (storage version first)."""
+        """group → versions in preference order (storage version first).
+
+        Groups that hold a storage version come first: kubectl resolves a resource name to the
+        first group in discovery that serves it, so `ingress` must find networking.k8s.io before
+        the retired extensions group.
+        """
         out: dict[str, list[str]] = {}
-        for r in self.resources:
+        ordered = [r for r in self.resources if r.served is None] + [r for r in self.resources if r.served is not None]
+        storage_groups = {r.group for r in self.resources if r.served is None}
+        ordered.sort(key=lambda r: r.group not in storage_groups)
+        for r in ordered:
             versions = out.setdefault(r.group, [])
             if r.version not in versions:
                 if r.served is None:

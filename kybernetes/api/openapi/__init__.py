@@ -1,10 +1,9 @@
-"""openapi holds the schemas of every served kind and builds the OpenAPI documents from them.
+"""openapi holds the schemas of every served kind and builds the OpenAPI documents from them."""
 
-The schemas live in `definitions.json`, generated at development time by
-`tools/gen_openapi_definitions.py` (OpenAPI v2-style definitions keyed by upstream names such as
-`io.k8s.api.core.v1.Pod`).  `documents` turns them into `/openapi/v2` and `/openapi/v3` answers;
-`fieldcheck` uses them for `fieldValidation=Strict|Warn`.
-"""
+# The schemas live in definitions.json, generated at development time by
+# tools/gen_openapi_definitions.py (OpenAPI v2-style definitions keyed by upstream names such as
+# io.k8s.api.core.v1.Pod).  `documents` turns them into /openapi/v2 and /openapi/v3 answers;
+# `fieldcheck` uses them for fieldValidation=Strict|Warn.
 
 from __future__ import annotations
 

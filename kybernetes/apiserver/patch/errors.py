@@ -2,18 +2,6 @@
 
     PatchError                  any patch that cannot be decoded or applied
     └── ApplyConflictError      409: server-side apply touches fields another manager owns
-
-Upstream status per failure (``k8s.io/apiserver/pkg/endpoints/handlers/patch.go``):
-
-* malformed JSON patch document, malformed SMP directive → 400 ``BadRequest`` with the library text;
-* JSON patch that does not apply (missing path, failed ``test``) and SMP lists of lists → 422
-  ``Invalid`` built by ``NewGenericServerResponse``, which *drops* the library text: the body says only
-  ``the server rejected our request due to an error in our request`` with ``details: {}``
-  (kubectl prints ``The request is invalid: the server rejected our request …``). The library text is
-  kept in :attr:`PatchError.detail` for logs;
-* plain Go errors from the SMP engine (missing merge key, mixed list element types) → 500 with an
-  empty reason (kubectl prints ``Error from server: <text>``);
-* more than 10000 JSON patch operations → 413 ``RequestEntityTooLarge``.
 """
 
 from __future__ import annotations
@@ -35,7 +23,20 @@ _REASONS = {
 
 @dataclass(eq=False)
 class PatchError(Exception):
-    """PatchError is a patch failure; ``str()`` is the message upstream sends on the wire."""
+    """PatchError is a patch failure; ``str()`` is the message upstream sends on the wire.
+
+    Upstream status per failure (``k8s.io/apiserver/pkg/endpoints/handlers/patch.go``):
+
+    * malformed JSON patch document, malformed SMP directive → 400 ``BadRequest`` with the library text;
+    * JSON patch that does not apply (missing path, failed ``test``) and SMP lists of lists → 422
+      ``Invalid`` built by ``NewGenericServerResponse``, which *drops* the library text: the body says
+      only ``the server rejected our request due to an error in our request`` with ``details: {}``
+      (kubectl prints ``The request is invalid: the server rejected our request …``); the library
+      text is kept in :attr:`detail` for logs;
+    * plain Go errors from the SMP engine (missing merge key, mixed list element types) → 500 with an
+      empty reason (kubectl prints ``Error from server: <text>``);
+    * more than 10000 JSON patch operations → 413 ``RequestEntityTooLarge``.
+    """
 
     message: str
     code: int = 422

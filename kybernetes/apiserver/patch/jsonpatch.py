@@ -1,20 +1,10 @@
-"""RFC 6902 JSON Patch with the behaviour and error texts of evanphx/json-patch v4, which kube-apiserver uses.
-
-Upstream quirks kept on purpose: negative array indices count from the end, ``add`` on the
-document root fails ("doc is missing path"), ``replace``/``test`` on ``""`` act on the whole document,
-``test`` with a null value passes for a missing member, and ``add`` without ``value`` stores null.
-
-Library texts (kept in :attr:`PatchError.detail`; upstream sends only a generic 422 message):
-``replace operation does not apply: doc is missing key: /spec/x: missing value``,
-``testing value /spec/x failed: test failed``,
-``remove operation does not apply: doc is missing path: "/a/b": missing value``,
-``error in remove for path: '/a/b': Unable to remove nonexistent key: b: missing value``.
-"""
+"""RFC 6902 JSON Patch with the behaviour and error texts of evanphx/json-patch v4, which kube-apiserver uses."""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from kybernetes.apiserver.patch.errors import PatchError, bad_request, rejected
 
@@ -35,7 +25,21 @@ class _OpFailed(Exception):
 
 
 def apply_json_patch(doc: Any, ops: Any) -> Any:
-    """apply_json_patch returns ``doc`` with the RFC 6902 operations ``ops`` applied; ``doc`` is not mutated."""
+    """apply_json_patch returns ``doc`` with the RFC 6902 operations ``ops`` applied; ``doc`` is not mutated.
+
+    Upstream quirks kept on purpose: negative array indices count from the end, ``add`` on the
+    document root fails ("doc is missing path"), ``replace``/``test`` on ``""`` act on the whole
+    document, ``test`` with a null value passes for a missing member, ``add`` without ``value``
+    stores null, and scalars compare by their JSON text (1 is not 1.0).
+
+    A malformed document raises a 400 with Go's decoding text (``json: cannot unmarshal object into
+    Go value of type jsonpatch.Patch``). An operation that does not apply raises the generic 422; its
+    library text is in :attr:`PatchError.detail`, e.g.
+    ``replace operation does not apply: doc is missing key: /spec/x: missing value``,
+    ``testing value /spec/x failed: test failed``,
+    ``remove operation does not apply: doc is missing path: "/a/b": missing value``,
+    ``error in remove for path: '/a/b': Unable to remove nonexistent key: b: missing value``.
+    """
     operations = _decode(ops)
     if len(operations) > MAX_OPERATIONS:
         message = f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(operations)}"
@@ -300,15 +304,14 @@ _OPERATIONS: dict[str, Callable[[_Root, dict[str, Any]], None]] = {
 
 
 def json_equal(a: Any, b: Any) -> bool:
-    """JSON equality: unlike Python's ``==``, true and 1 differ."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
+    """JSON equality as evanphx compares: objects and arrays structurally, scalars by their text.
+
+    Unlike Python's ``==``, true is not 1 and 1 is not 1.0.
+    """
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(json_equal(v, b[k]) for k, v in a.items())
     if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
+        return isinstance(b, list) and len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 

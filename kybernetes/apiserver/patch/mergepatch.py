@@ -1,9 +1,4 @@
-"""RFC 7386 JSON Merge Patch as evanphx/json-patch's MergePatch applies it for kube-apiserver.
-
-Two upstream departures from the RFC are kept: a patch that is ``null`` or a scalar is refused with
-400 ``Invalid JSON Patch`` (the RFC would return it as the new document), and ``null`` values inside a
-newly added object are pruned while ``null`` elements of arrays are kept.
-"""
+"""RFC 7386 JSON Merge Patch as evanphx/json-patch's MergePatch applies it for kube-apiserver."""
 
 from __future__ import annotations
 
@@ -15,7 +10,12 @@ BAD_PATCH = "Invalid JSON Patch"
 
 
 def apply_merge_patch(doc: Any, patch: Any) -> Any:
-    """apply_merge_patch returns ``doc`` with the merge patch ``patch`` applied; ``doc`` is not mutated."""
+    """apply_merge_patch returns ``doc`` with the merge patch ``patch`` applied; ``doc`` is not mutated.
+
+    Two upstream departures from the RFC are kept: a patch that is ``null`` or a scalar is refused
+    with 400 ``Invalid JSON Patch`` (the RFC would return it as the new document), and ``null`` values
+    inside a newly added object are pruned while ``null`` elements of arrays are kept.
+    """
     if isinstance(patch, list):
         return [_pruned(v) for v in patch]
     if not isinstance(patch, dict):

@@ -1,4 +1,4 @@
-"""ControllerRevision: an immutable snapshot of a controller's state, kept for rollbacks (apps/v1; retired apps/v1beta1 and apps/v1beta2)."""
+"""ControllerRevision: an immutable snapshot of a controller's state for rollbacks (apps/v1; retired v1beta1, v1beta2)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,12 @@ from kybernetes.registry.apps.replicasets import (
     validate_counts,
 )
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, ServedVersion, Strategy
-from kybernetes.registry.core.podtemplate import default_pod_template, pod_containers_images, validate_pod_template
+from kybernetes.registry.core.podtemplate import (
+    decoding,
+    default_pod_template,
+    pod_containers_images,
+    validate_pod_template,
+)
 
 # apps/v1 keeps the retired spec.templateGeneration counter in this annotation.
 TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
@@ -153,7 +158,10 @@ class DaemonSetStrategy(Strategy):
     subresources = ("status",)
     tracks_generation = True
     has_status = True
-    served_versions = (APPS_V1BETA2, EXTENSIONS_V1BETA1)
+    # extensions/v1beta1 is converted (EXTENSIONS_V1BETA1) but not served: kubectl prefers the
+    # group listed first in discovery, and the catalog lists "extensions" as soon as a kind
+    # serves it, ahead of networking.k8s.io, so `kubectl get ingress` would pick the retired one.
+    served_versions = (APPS_V1BETA2,)
     columns = (
         NAME_COLUMN,
         Column("Desired", "integer", description="Number of nodes that should run the daemon pod."),
@@ -172,7 +180,8 @@ class DaemonSetStrategy(Strategy):
         spec = child(obj, "spec")
         _default_rolling_update(spec, "RollingUpdate", surge=True)
         set_default(spec, "revisionHistoryLimit", 10)
-        default_pod_template(child(spec, "template"))
+        with decoding(self.kind):
+            default_pod_template(child(spec, "template"))
 
     def initial_status(self, obj: Obj) -> Obj:
         # The Python client requires these four counters in every DaemonSetStatus.
@@ -210,7 +219,8 @@ class DaemonSetStrategy(Strategy):
         if restart != "Always":
             errs.append(not_supported("spec.template.spec.restartPolicy", restart or "", ["Always"]))
         if pod_spec.get("activeDeadlineSeconds") is not None:
-            errs.append(forbidden("spec.template.spec.activeDeadlineSeconds", "activeDeadlineSeconds in DaemonSet is not Supported"))
+            detail = "activeDeadlineSeconds in DaemonSet is not Supported"
+            errs.append(forbidden("spec.template.spec.activeDeadlineSeconds", detail))
         errs.extend(validation.validate_nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds"))
         errs.extend(_validate_update_strategy(spec.get("updateStrategy") or {}, "spec.updateStrategy"))
         errs.extend(validation.validate_nonnegative(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit"))

@@ -1,4 +1,4 @@
-"""Deployment: declarative rollouts of a pod template through ReplicaSets (apps/v1; retired apps/v1beta1, apps/v1beta2, extensions/v1beta1)."""
+"""Deployment: rolls a pod template out through ReplicaSets (apps/v1; retired v1beta1, v1beta2, extensions)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from kybernetes.registry.apps.replicasets import (
     validate_workload_selector,
 )
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, ServedVersion, Strategy
-from kybernetes.registry.core.podtemplate import default_pod_template, pod_containers_images
+from kybernetes.registry.core.podtemplate import decoding, default_pod_template, pod_containers_images
 
 MAX_INT32 = 2147483647
 # Retired versions had a spec.rollbackTo field; apps/v1 keeps it in this annotation.
@@ -219,7 +219,10 @@ class DeploymentStrategy(Strategy):
     subresources = ("status", "scale")
     tracks_generation = True
     has_status = True
-    served_versions = (APPS_V1BETA1, APPS_V1BETA2, EXTENSIONS_V1BETA1)
+    # extensions/v1beta1 is converted (EXTENSIONS_V1BETA1) but not served: kubectl prefers the
+    # group listed first in discovery, and the catalog lists "extensions" as soon as a kind
+    # serves it, ahead of networking.k8s.io, so `kubectl get ingress` would pick the retired one.
+    served_versions = (APPS_V1BETA1, APPS_V1BETA2)
     columns = (
         NAME_COLUMN,
         Column("Ready", description="Ready pods out of the desired number."),
@@ -237,12 +240,14 @@ class DeploymentStrategy(Strategy):
         _default_rolling_update(spec, "25%", "25%")
         set_default(spec, "revisionHistoryLimit", 10)
         set_default(spec, "progressDeadlineSeconds", 600)
-        default_pod_template(child(spec, "template"))
+        with decoding(self.kind):
+            default_pod_template(child(spec, "template"))
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
         super().prepare_for_update(new, old)
         # Annotations count as desired state: the controller copies them to the ReplicaSets.
-        annotations_changed = (new.get("metadata") or {}).get("annotations") != (old.get("metadata") or {}).get("annotations")
+        new_annotations = (new.get("metadata") or {}).get("annotations")
+        annotations_changed = new_annotations != (old.get("metadata") or {}).get("annotations")
         next_generation(new, old, new.get("spec") != old.get("spec") or annotations_changed)
 
     def validate_fields(self, obj: Obj) -> list[FieldError]:
@@ -281,7 +286,8 @@ class DeploymentStrategy(Strategy):
         errs.extend(not_above(status, "status", "updatedReplicas", "replicas", above))
         errs.extend(not_above(status, "status", "readyReplicas", "replicas", above))
         errs.extend(not_above(status, "status", "availableReplicas", "replicas", above))
-        errs.extend(not_above(status, "status", "availableReplicas", "readyReplicas", "cannot be greater than readyReplicas"))
+        below_ready = "cannot be greater than readyReplicas"
+        errs.extend(not_above(status, "status", "availableReplicas", "readyReplicas", below_ready))
         errs.extend(collision_count_errors(new, old))
         return errs
 

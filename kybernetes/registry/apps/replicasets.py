@@ -1,4 +1,4 @@
-"""ReplicaSet: keeps a fixed number of pods matching a selector running (apps/v1, retired apps/v1beta2 and extensions/v1beta1).
+"""ReplicaSet: keeps a fixed number of pods matching a selector running (apps/v1; retired v1beta2, extensions).
 
 The helpers at the top are shared by the other pod-template workloads (Deployment, DaemonSet):
 selector checks, the template checks upstream calls ValidatePodTemplateSpecForReplicaSet,
@@ -14,7 +14,12 @@ from kybernetes.api import duration, validation
 from kybernetes.api.errors import FieldError, forbidden, invalid, not_supported, required
 from kybernetes.api.labels import NOTHING, Selector, SelectorError, selector_from_label_selector
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, ServedVersion, Strategy
-from kybernetes.registry.core.podtemplate import default_pod_template, pod_containers_images, validate_pod_template
+from kybernetes.registry.core.podtemplate import (
+    decoding,
+    default_pod_template,
+    pod_containers_images,
+    validate_pod_template,
+)
 
 CONTAINERS_COLUMN = Column("Containers", priority=1, description="Names of the containers in the pod template.")
 IMAGES_COLUMN = Column("Images", priority=1, description="Images the containers of the pod template run.")
@@ -193,7 +198,10 @@ class ReplicaSetStrategy(Strategy):
     subresources = ("status", "scale")
     tracks_generation = True
     has_status = True
-    served_versions = (APPS_V1BETA2, EXTENSIONS_V1BETA1)
+    # extensions/v1beta1 is converted (EXTENSIONS_V1BETA1) but not served: kubectl prefers the
+    # group listed first in discovery, and the catalog lists "extensions" as soon as a kind
+    # serves it, ahead of networking.k8s.io, so `kubectl get ingress` would pick the retired one.
+    served_versions = (APPS_V1BETA2,)
     columns = (
         NAME_COLUMN,
         Column("Desired", "integer", description="Number of pods the ReplicaSet wants."),
@@ -208,7 +216,8 @@ class ReplicaSetStrategy(Strategy):
     def default(self, obj: Obj) -> None:
         spec = child(obj, "spec")
         set_default(spec, "replicas", 1)
-        default_pod_template(child(spec, "template"))
+        with decoding(self.kind):
+            default_pod_template(child(spec, "template"))
 
     def initial_status(self, obj: Obj) -> Obj:
         # The Python client requires ReplicaSetStatus.replicas; upstream's zero value has it too.
@@ -245,7 +254,8 @@ class ReplicaSetStrategy(Strategy):
         errs.extend(not_above(status, "status", "fullyLabeledReplicas", "replicas", above))
         errs.extend(not_above(status, "status", "readyReplicas", "replicas", above))
         errs.extend(not_above(status, "status", "availableReplicas", "replicas", above))
-        errs.extend(not_above(status, "status", "availableReplicas", "readyReplicas", "cannot be greater than readyReplicas"))
+        below_ready = "cannot be greater than readyReplicas"
+        errs.extend(not_above(status, "status", "availableReplicas", "readyReplicas", below_ready))
         return errs
 
     def row(self, obj: Obj) -> list[Any]:

@@ -18,7 +18,7 @@ from kybernetes.api import duration, validation
 from kybernetes.api.errors import FieldError, invalid, not_supported, required
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, ServedVersion, Strategy
 from kybernetes.registry.batch.jobs import format_selector, validate_job_spec
-from kybernetes.registry.core.podtemplate import default_pod_template, pod_containers_images
+from kybernetes.registry.core.podtemplate import decoding, default_pod_template, pod_containers_images
 
 # ----- cron schedules ------------------------------------------------------------------------
 
@@ -313,7 +313,8 @@ def validate_time_zone(time_zone: Any, path: str = "spec.timeZone") -> list[Fiel
         if part in (".", "..") or part.startswith("-") or not _TIME_ZONE_PART.match(part):
             return [invalid(path, time_zone, f"unknown time zone {time_zone}")]
     if str(time_zone).lower() == "local":
-        return [invalid(path, time_zone, "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones")]
+        detail = "timeZone must be an explicit time zone as defined in https://www.iana.org/time-zones"
+        return [invalid(path, time_zone, detail)]
     try:
         zoneinfo.ZoneInfo(str(time_zone))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -341,7 +342,8 @@ def _validate_spec(spec: Obj, old_spec: Obj | None) -> list[FieldError]:
     if not schedule:
         errs.append(required("spec.schedule"))
     else:
-        errs.extend(_validate_schedule(schedule, None if old_spec is None else old_spec.get("schedule") or "", spec.get("timeZone")))
+        old_schedule = None if old_spec is None else old_spec.get("schedule") or ""
+        errs.extend(_validate_schedule(schedule, old_schedule, spec.get("timeZone")))
     errs.extend(validation.validate_nonnegative(spec.get("startingDeadlineSeconds"), "spec.startingDeadlineSeconds"))
     if old_spec is None or old_spec.get("timeZone") != spec.get("timeZone"):
         errs.extend(validate_time_zone(spec.get("timeZone")))
@@ -423,7 +425,8 @@ class CronJobStrategy(Strategy):
         _set_default(spec, "suspend", False)
         _set_default(spec, "successfulJobsHistoryLimit", 3)
         _set_default(spec, "failedJobsHistoryLimit", 1)
-        default_pod_template(_child(_child(_child(spec, "jobTemplate"), "spec"), "template"))
+        with decoding(self.kind):
+            default_pod_template(_child(_child(_child(spec, "jobTemplate"), "spec"), "template"))
 
     def validate_fields(self, obj: Obj) -> list[FieldError]:
         errs = _validate_spec(obj.get("spec") or {}, None)

@@ -10,7 +10,12 @@ from kybernetes.api import duration, validation
 from kybernetes.api.errors import ErrorType, FieldError, duplicate, invalid, not_supported, required
 from kybernetes.api.labels import NOTHING, Selector, SelectorError, selector_from_label_selector
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Strategy
-from kybernetes.registry.core.podtemplate import default_pod_template, pod_containers_images, validate_pod_template
+from kybernetes.registry.core.podtemplate import (
+    decoding,
+    default_pod_template,
+    pod_containers_images,
+    validate_pod_template,
+)
 
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -121,8 +126,6 @@ def validate_job_spec(spec: Obj, path: str) -> list[FieldError]:
         "backoffLimitPerIndex",
     ):
         errs.extend(validation.validate_nonnegative(spec.get(name), f"{path}.{name}"))
-    completions = spec.get("completions")
-    parallelism = spec.get("parallelism")
     per_index = spec.get("backoffLimitPerIndex")
     max_failed = spec.get("maxFailedIndexes")
     if max_failed is not None:
@@ -172,23 +175,24 @@ def _indexed_errors(spec: Obj, path: str) -> list[FieldError]:
     if completions is None:
         errs.append(required(f"{path}.completions", "when completion mode is Indexed"))
     if isinstance(parallelism, int) and parallelism > MAX_PARALLELISM_INDEXED:
-        errs.append(
-            invalid(f"{path}.parallelism", parallelism, f"must be less than or equal to {MAX_PARALLELISM_INDEXED} when completion mode is Indexed")
-        )
+        detail = f"must be less than or equal to {MAX_PARALLELISM_INDEXED} when completion mode is Indexed"
+        errs.append(invalid(f"{path}.parallelism", parallelism, detail))
     if isinstance(completions, int) and isinstance(max_failed, int) and max_failed > completions:
         errs.append(invalid(f"{path}.maxFailedIndexes", max_failed, "must be less than or equal to completions"))
     if isinstance(max_failed, int) and max_failed > MAX_FAILED_INDEXES:
         errs.append(invalid(f"{path}.maxFailedIndexes", max_failed, f"must be less than or equal to {MAX_FAILED_INDEXES}"))
-    if isinstance(completions, int) and completions > COMPLETIONS_SOFT_LIMIT and spec.get("backoffLimitPerIndex") is not None:
+    many = isinstance(completions, int) and completions > COMPLETIONS_SOFT_LIMIT
+    if many and spec.get("backoffLimitPerIndex") is not None:
         above = f"when completions are above {COMPLETIONS_SOFT_LIMIT} and used with backoff limit per index"
         if max_failed is None:
-            errs.append(required(f"{path}.maxFailedIndexes", f"must be specified when completions is above {COMPLETIONS_SOFT_LIMIT}"))
+            detail = f"must be specified when completions is above {COMPLETIONS_SOFT_LIMIT}"
+            errs.append(required(f"{path}.maxFailedIndexes", detail))
         if isinstance(parallelism, int) and parallelism > PARALLELISM_LIMIT_HIGH_COMPLETIONS:
-            errs.append(invalid(f"{path}.parallelism", parallelism, f"must be less than or equal to {PARALLELISM_LIMIT_HIGH_COMPLETIONS} {above}"))
+            detail = f"must be less than or equal to {PARALLELISM_LIMIT_HIGH_COMPLETIONS} {above}"
+            errs.append(invalid(f"{path}.parallelism", parallelism, detail))
         if isinstance(max_failed, int) and max_failed > MAX_FAILED_INDEXES_HIGH_COMPLETIONS:
-            errs.append(
-                invalid(f"{path}.maxFailedIndexes", max_failed, f"must be less than or equal to {MAX_FAILED_INDEXES_HIGH_COMPLETIONS} {above}")
-            )
+            detail = f"must be less than or equal to {MAX_FAILED_INDEXES_HIGH_COMPLETIONS} {above}"
+            errs.append(invalid(f"{path}.maxFailedIndexes", max_failed, detail))
     return errs
 
 
@@ -232,7 +236,8 @@ def _validate_exit_codes(requirement: Obj, path: str, names: set[Any]) -> list[F
         errs.append(not_supported(f"{path}.operator", operator, list(_EXIT_CODE_OPERATORS)))
     container = requirement.get("containerName")
     if container is not None and container not in names:
-        errs.append(invalid(f"{path}.containerName", container, "must be one of the container or initContainer names in the pod template"))
+        detail = "must be one of the container or initContainer names in the pod template"
+        errs.append(invalid(f"{path}.containerName", container, detail))
     values = requirement.get("values") or []
     values_path = f"{path}.values"
     if not values:
@@ -309,7 +314,12 @@ def _generated_selector_errors(obj: Obj) -> list[FieldError]:
     errs.extend(_has_label(labels, LEGACY_JOB_NAME_LABEL, name))
     errs.extend(_has_label(labels, CONTROLLER_UID_LABEL, uid))
     errs.extend(_has_label(labels, JOB_NAME_LABEL, name))
-    expected = {LEGACY_CONTROLLER_UID_LABEL: uid, LEGACY_JOB_NAME_LABEL: name, CONTROLLER_UID_LABEL: uid, JOB_NAME_LABEL: name}
+    expected = {
+        LEGACY_CONTROLLER_UID_LABEL: uid,
+        LEGACY_JOB_NAME_LABEL: name,
+        CONTROLLER_UID_LABEL: uid,
+        JOB_NAME_LABEL: name,
+    }
     compiled = _compile(spec.get("selector"))
     if compiled is not None and not compiled.matches(expected):
         errs.append(invalid("spec.selector", spec.get("selector"), "`selector` not auto-generated"))
@@ -324,7 +334,7 @@ def _copy_key(dst: dict[str, Any], src: dict[str, Any], key: str) -> None:
 
 
 def _template_with_scheduling_of(old: Obj, new: Obj) -> Obj:
-    """The old template with the scheduling directives a suspended, never started Job may change taken from the new one."""
+    """The old template, with the scheduling directives a suspended, unstarted Job may change taken from `new`."""
     result = copy.deepcopy(old)
     old_spec = _child(result, "spec")
     new_spec = new.get("spec") or {}
@@ -335,7 +345,8 @@ def _template_with_scheduling_of(old: Obj, new: Obj) -> Obj:
         if not any(old_affinity.get(k) is not None for k in ("podAffinity", "podAntiAffinity")):
             old_spec.pop("affinity", None)
     elif new_affinity is not None and old_affinity is None:
-        old_spec["affinity"] = {"nodeAffinity": copy.deepcopy(new_affinity["nodeAffinity"])} if "nodeAffinity" in new_affinity else {}
+        node_affinity = new_affinity.get("nodeAffinity")
+        old_spec["affinity"] = {} if "nodeAffinity" not in new_affinity else {"nodeAffinity": copy.deepcopy(node_affinity)}
     elif new_affinity is not None and old_affinity is not None:
         _copy_key(old_affinity, new_affinity, "nodeAffinity")
     for key in ("nodeSelector", "tolerations", "schedulingGates"):
@@ -435,17 +446,21 @@ class JobStrategy(Strategy):
         meta = _child(obj, "metadata")
         if labels is not None and not meta.get("labels"):
             meta["labels"] = dict(labels)
-        default_pod_template(template)
+        with decoding(self.kind):
+            default_pod_template(template)
 
     def prepare_for_create(self, obj: Obj) -> None:
         super().prepare_for_create(obj)
-        if (obj.get("spec") or {}).get("manualSelector") is not True:
-            generate_selector(obj)
-        # Upstream re-runs defaulting whenever it reads a Job back, so a Job without labels of
-        # its own shows the template's labels, generated ones included; store what it shows.
         meta = _child(obj, "metadata")
-        if not meta.get("labels"):
-            labels = ((obj["spec"].get("template") or {}).get("metadata") or {}).get("labels")
+        template_meta = _child(_child(_child(obj, "spec"), "template"), "metadata")
+        copied = meta.get("labels") is not None and meta.get("labels") == template_meta.get("labels")
+        if obj["spec"].get("manualSelector") is not True:
+            generate_selector(obj)
+        # Upstream's defaulting shares one label map between the Job and its template, so the
+        # generated labels reach the Job too; and it re-runs on every read, so a Job without
+        # labels shows the template's. Store what upstream shows.
+        if copied or not meta.get("labels"):
+            labels = template_meta.get("labels")
             if labels is not None:
                 meta["labels"] = dict(labels)
 
@@ -468,9 +483,8 @@ class JobStrategy(Strategy):
             # Indexed pods get `<job>-<index>` hostnames, which must be DNS labels.
             hostname = f"{meta.get('name') or ''}-{completions - 1}"
             if validation.is_dns1123_label(hostname):
-                errs.append(
-                    invalid("metadata.name", meta.get("name") or "", f"will not able to create pod with invalid DNS label: {hostname}")
-                )
+                detail = f"will not able to create pod with invalid DNS label: {hostname}"
+                errs.append(invalid("metadata.name", meta.get("name") or "", detail))
         return errs
 
     def validate_fields_update(self, new: Obj, old: Obj) -> list[FieldError]:

@@ -52,7 +52,7 @@ def test_apply_creates_configures_and_leaves_unchanged(kubectl):
 def test_server_side_apply_creates_then_updates_and_reports_conflicts(kubectl):
     out = kubectl("apply", "--server-side", "-f", "-", input=DEPLOY.format(replicas=1, image="nginx")).stdout
     assert "serverside-applied" in out
-    obj = get(kubectl, "deploy", "web")
+    obj = json.loads(kubectl("get", "deploy", "web", "-o", "json", "--show-managed-fields").stdout)
     managers = {m["manager"]: m["operation"] for m in obj["metadata"]["managedFields"]}
     assert managers.get("kubectl") == "Apply"
     kubectl("scale", "deploy", "web", "--replicas=5")
@@ -95,8 +95,9 @@ def test_patch_every_type(kubectl):
     kubectl("patch", "deploy", "web", "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"side","image":"busybox"}]}}}}')
     obj = get(kubectl, "deploy", "web")
     assert obj["spec"]["replicas"] == 2
-    assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["nginx", "side"]
-    assert obj["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:2"
+    # Without $setElementOrder upstream puts a new keyed element before the existing ones.
+    assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["side", "nginx"]
+    assert obj["spec"]["template"]["spec"]["containers"][1]["image"] == "nginx:2"
     bad = kubectl("patch", "deploy", "web", "--type=json", "-p", '[{"op":"remove","path":"/spec/nothing"}]', check=False)
     assert bad.returncode == 1
 
