@@ -31,6 +31,7 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     p.add_argument("--disable-agent", action="store_true", help="run the control plane only, without the node agent")
     p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace); repeatable")
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate; repeatable")
+    p.add_argument("--watch-cache-size", type=int, default=d.watch_cache_size, help="events kept for watches from an older resourceVersion (default %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     p.set_defaults(run=_run_server)
 
@@ -47,6 +48,8 @@ def _validate_server_args(args: argparse.Namespace) -> None:
     low, sep, high = args.service_node_port_range.partition("-")
     if not sep or not low.isdigit() or not high.isdigit() or not 0 < int(low) <= int(high) <= 65535:
         raise CLIError(f"--service-node-port-range: expected LOW-HIGH, got {args.service_node_port_range!r}")
+    if args.watch_cache_size < 1:
+        raise CLIError(f"--watch-cache-size: must be at least 1, got {args.watch_cache_size}")
     if not 0 < args.https_listen_port < 65536:
         raise CLIError(f"--https-listen-port: {args.https_listen_port} is not a port number")
 
@@ -67,6 +70,7 @@ def _run_server(args: argparse.Namespace) -> None:
         disable_agent=args.disable_agent,
         disable=tuple(args.disable),
         tls_san=tuple(args.tls_san),
+        watch_cache_size=args.watch_cache_size,
     )
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

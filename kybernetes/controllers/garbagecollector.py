@@ -181,13 +181,15 @@ class GarbageCollector:
         return None
 
     def dependents(self, uid: str) -> list[tuple[Obj, ResourceRef]]:
-        """Return the cached objects that name `uid` among their owners."""
-        found = []
+        """Return the cached objects that name `uid` among their owners, each once."""
+        # One object can be served under two groups (ingresses in extensions and networking.k8s.io).
+        found: dict[str, tuple[Obj, ResourceRef]] = {}
         for ref in self.monitored:
             informer = self.informers.get(ref)
             if informer is not None:
-                found.extend((obj, ref) for obj in informer.store.by_index(OWNER_UID_INDEX, uid))
-        return found
+                for obj in informer.store.by_index(OWNER_UID_INDEX, uid):
+                    found.setdefault(_uid(obj), (obj, ref))
+        return list(found.values())
 
     # -- sync ------------------------------------------------------------------------------
 

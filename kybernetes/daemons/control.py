@@ -64,6 +64,8 @@ class ServerSettings:
     """Components not to start, e.g. garbagecollector, namespace."""
     tls_san: tuple[str, ...] = ()
     """Extra names or IPs for the serving certificate."""
+    watch_cache_size: int = 100_000
+    """Events kept in memory for watches that start at an older resourceVersion."""
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -189,7 +191,7 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
 
     backend = open_backend(settings.datastore_endpoint, data_dir=settings.data_dir)
     await backend.start()
-    cache = WatchCache(backend)
+    cache = WatchCache(backend, history=settings.watch_cache_size)
     await cache.start()
     log.info("store: started (%s, revision %d)", settings.datastore_endpoint or "sqlite", cache.revision)
 

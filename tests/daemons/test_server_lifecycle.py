@@ -109,3 +109,21 @@ def test_tls_offers_http11_only_and_at_least_tls12(server):
         except (ssl.SSLError, OSError):
             return
     raise AssertionError("server accepted TLS < 1.2")
+
+
+def test_watch_and_continue_from_before_the_kept_history_answer_410(tmp_path):
+    srv = start_server(tmp_path / "data", "--watch-cache-size", "5")
+    try:
+        first = _post(srv, "/api/v1/namespaces/default/configmaps", {"metadata": {"name": "old"}})
+        for i in range(20):
+            _post(srv, "/api/v1/namespaces/default/configmaps", {"metadata": {"name": f"n{i}"}})
+        rv = first["metadata"]["resourceVersion"]
+        req = urllib.request.Request(srv.url + f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}")
+        with urllib.request.urlopen(req, context=srv.ssl_context(), timeout=10) as resp:
+            event = json.loads(resp.readline())
+        assert event["type"] == "ERROR"
+        assert event["object"]["code"] == 410
+        assert event["object"]["reason"] == "Expired"
+        assert event["object"]["message"].startswith(f"too old resource version: {rv}")
+    finally:
+        srv.stop()
