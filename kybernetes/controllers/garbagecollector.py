@@ -19,10 +19,12 @@ the object's current state and does one of:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kybernetes.aio.backoff import Backoff
 from kybernetes.aio.clock import Clock, RealClock
 from kybernetes.client import errors
 from kybernetes.client.cache import OWNER_UID_INDEX, UID_INDEX
@@ -54,6 +56,8 @@ class Settings:
     """Seconds to wait before retrying work that needs every monitored cache to be synced."""
     sync_timeout: float = 30.0
     """Seconds to wait for the first caches before starting workers anyway."""
+    discovery_backoff: Backoff = Backoff(initial=0.5, cap=30.0, jitter=0.2)
+    """Delays between attempts of the first discovery."""
 
 
 def _meta(obj: Obj) -> Obj:
@@ -132,16 +136,32 @@ class GarbageCollector:
 
     async def run(self) -> None:
         """Monitor, wait for the caches, then collect until cancelled."""
-        await self.resync_monitors()
+        for attempt in itertools.count():
+            try:
+                await self.resync_monitors()
+                break
+            except errors.ClientError as err:
+                # Discovery failing outright (server restarting) must not take the process down.
+                delay = self.settings.discovery_backoff.delay(attempt)
+                log.warning("garbage collector: discovery failed, retrying in %.1fs: %s", delay, err)
+                await self.clock.sleep(delay)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._rediscover())
-            try:
-                async with asyncio.timeout(self.settings.sync_timeout):
-                    await self.informers.wait_synced(self.monitored)
-            except TimeoutError:
+            if not await self._wait_synced(self.settings.sync_timeout):
                 unsynced = [r.group_resource for r in self.monitored if not self.informers.has_synced([r])]
                 log.warning("garbage collector: starting with caches not synced: %s", ", ".join(sorted(unsynced)))
             group.create_task(process(self.queue, self.sync, workers=self.settings.workers))
+
+    async def _wait_synced(self, timeout: float) -> bool:
+        """Wait for every monitored cache, at most `timeout` seconds on our clock; tell whether they synced."""
+        synced = asyncio.ensure_future(self.informers.wait_synced(self.monitored))
+        timer = asyncio.ensure_future(self.clock.sleep(timeout))
+        try:
+            await asyncio.wait({synced, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            synced.cancel()
+            timer.cancel()
+        return self.informers.has_synced(self.monitored)
 
     async def _rediscover(self) -> None:
         while True:

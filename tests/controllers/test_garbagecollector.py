@@ -1,13 +1,15 @@
 """Tests for the garbage collector: caches filled from a fake API, `sync` driven by hand, actions counted."""
 
+import asyncio
+
 import pytest
 
-from tests.controllers.fakeapi import CONFIGMAPS, DEPLOYMENTS, EVENTS, NAMESPACES, NODES, PODS, REPLICASETS, Driver, FakeAPI, owner_ref
-
+from kybernetes.aio.clock import FakeClock
 from kybernetes.client.config import Config
 from kybernetes.client.informer import SharedInformerFactory
 from kybernetes.client.rest import Client
 from kybernetes.controllers.garbagecollector import GarbageCollector
+from tests.controllers.fakeapi import CONFIGMAPS, DEPLOYMENTS, EVENTS, NAMESPACES, NODES, PODS, REPLICASETS, Driver, FakeAPI, owner_ref
 
 
 async def collector(api: FakeAPI) -> tuple[GarbageCollector, Driver]:
@@ -218,3 +220,23 @@ async def test_rediscovery_adds_and_drops_monitors(api: FakeAPI) -> None:
     api.refs.append(NODES)
     await gc.resync_monitors()  # incomplete discovery adds but never drops
     assert NODES in gc.monitored and REPLICASETS in gc.monitored
+
+
+async def test_a_failing_first_discovery_is_retried_not_fatal(api: FakeAPI) -> None:
+    clock = FakeClock()
+    client = Client(Config("https://fake"), transport=api)
+    gc = GarbageCollector(client, SharedInformerFactory(client), clock=clock)
+    api.failing_paths.add("/api")
+    task = asyncio.create_task(gc.run())
+    await asyncio.sleep(0.01)
+    assert not task.done() and len(clock.pending()) == 1
+    api.failing_paths.clear()
+    clock.step(clock.pending()[0])
+    for _ in range(100):
+        if gc.monitored:
+            break
+        await asyncio.sleep(0.001)
+    assert CONFIGMAPS in gc.monitored
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

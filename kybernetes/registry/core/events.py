@@ -80,6 +80,16 @@ class EventStrategy(Strategy):
         Column("Name", "string", "name", "The name of the Event object.", 1),
     )
 
+    def default(self, obj: Obj) -> None:
+        # Structs, times and two strings that upstream always writes, even when empty.
+        for key in ("involvedObject", "source"):
+            if not isinstance(obj.get(key), dict):
+                obj[key] = {}
+        for key in ("firstTimestamp", "lastTimestamp", "eventTime"):
+            obj.setdefault(key, None)
+        for key in ("reportingComponent", "reportingInstance"):
+            obj.setdefault(key, "")
+
     def validate_fields(self, obj: Obj) -> list[FieldError]:
         errs: list[FieldError] = []
         namespace = _s(_d(obj.get("metadata")).get("namespace"))

@@ -28,8 +28,30 @@ def _s(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+NODE_INFO_FIELDS = (
+    "architecture", "bootID", "containerRuntimeVersion", "kernelVersion", "kubeProxyVersion",
+    "kubeletVersion", "machineID", "operatingSystem", "osImage", "systemUUID",
+)
+
+
 def default_node_status(status: Obj) -> None:
-    """SetDefaults_NodeStatus: allocatable starts as capacity; quantities written canonically."""
+    """SetDefaults_NodeStatus: allocatable starts as capacity; quantities written canonically.
+
+    nodeInfo and daemonEndpoints are plain structs upstream, so they are always written, with
+    empty values; clients such as the Python one require all ten nodeInfo fields.
+    """
+    info = status.get("nodeInfo")
+    if not isinstance(info, dict):
+        info = status["nodeInfo"] = {}
+    for key in NODE_INFO_FIELDS:
+        info.setdefault(key, "")
+    endpoints = status.get("daemonEndpoints")
+    if not isinstance(endpoints, dict):
+        endpoints = status["daemonEndpoints"] = {}
+    kubelet = endpoints.get("kubeletEndpoint")
+    if not isinstance(kubelet, dict):
+        kubelet = endpoints["kubeletEndpoint"] = {}
+    kubelet.setdefault("Port", 0)
     default_resource_list(status.get("capacity"))
     default_resource_list(status.get("allocatable"))
     if status.get("allocatable") is None and isinstance(status.get("capacity"), dict):
@@ -146,10 +168,13 @@ class NodeStrategy(Strategy):
     )
 
     def default(self, obj: Obj) -> None:
+        if not isinstance(obj.get("spec"), dict):
+            obj["spec"] = {}
         status = obj.get("status")
-        if isinstance(status, dict):
-            with decoding(self.kind):
-                default_node_status(status)
+        if not isinstance(status, dict):
+            status = obj["status"] = {}
+        with decoding(self.kind):
+            default_node_status(status)
 
     def prepare_for_create(self, obj: Obj) -> None:
         """A kubelet registers its node with status filled in, so upstream keeps it on create."""

@@ -185,7 +185,10 @@ def default_claim_spec(spec: Any) -> None:
         return
     if spec.get("volumeMode") is None:
         spec["volumeMode"] = "Filesystem"
-    resources = _d(spec.get("resources"))
+    # resources is a struct upstream, so it is always written, as {} when empty.
+    if not isinstance(spec.get("resources"), dict):
+        spec["resources"] = {}
+    resources = spec["resources"]
     default_resource_list(resources.get("requests"))
     default_resource_list(resources.get("limits"))
 

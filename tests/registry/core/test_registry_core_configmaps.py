@@ -33,7 +33,7 @@ def test_config_maps_are_catalogued_as_upstream() -> None:
             {"data": {"bad key": "x", "..dots": "y"}},
             [
                 "data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
-                "(e.g. 'key.name' or 'KEY_NAME' or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                "(e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
                 "data[..dots]: Invalid value: \"..dots\": must not start with '..'",
             ],
         ),

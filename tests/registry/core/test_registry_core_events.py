@@ -89,3 +89,17 @@ def test_selectable_fields_cover_the_involved_object() -> None:
         "source": "kubelet",
         "type": "Normal",
     }
+
+
+def test_a_bare_event_gets_the_fields_upstream_always_writes(create) -> None:
+    obj, errors = create(STRATEGY, {"metadata": {"name": "e1", "namespace": "default"}})
+    assert errors == []
+    assert {k: obj[k] for k in ("involvedObject", "source", "firstTimestamp", "lastTimestamp", "eventTime", "reportingComponent", "reportingInstance")} == {
+        "involvedObject": {},
+        "source": {},
+        "firstTimestamp": None,
+        "lastTimestamp": None,
+        "eventTime": None,
+        "reportingComponent": "",
+        "reportingInstance": "",
+    }

@@ -46,7 +46,7 @@ def test_other_finalizers_are_kept_and_kubernetes_is_added(create) -> None:
             namespace("Team_A"),
             [
                 'metadata.name: Invalid value: "Team_A": a lowercase RFC 1123 label must consist of lower case alphanumeric '
-                "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name' or '123-abc', "
+                "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
                 "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
             ],
         ),

@@ -105,3 +105,16 @@ def test_wide_cells_and_unknown_node_info(clock) -> None:
 def test_selectable_fields_report_unschedulable() -> None:
     assert STRATEGY.selectable_fields(node()) == {"spec.unschedulable": "false"}
     assert STRATEGY.selectable_fields(node(spec={"unschedulable": True})) == {"spec.unschedulable": "true"}
+
+
+def test_a_bare_node_gets_the_structs_upstream_always_writes(create) -> None:
+    obj, errors = create(STRATEGY, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "bare"}})
+    assert errors == []
+    assert obj["spec"] == {}
+    assert obj["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 0}}
+    assert obj["status"]["nodeInfo"] == {
+        key: "" for key in (
+            "architecture", "bootID", "containerRuntimeVersion", "kernelVersion", "kubeProxyVersion",
+            "kubeletVersion", "machineID", "operatingSystem", "osImage", "systemUUID",
+        )
+    }

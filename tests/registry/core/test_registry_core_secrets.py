@@ -40,7 +40,7 @@ def test_secrets_default_to_opaque_and_fold_string_data(create) -> None:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        ({"data": {"a b": b64("x")}}, ["data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name' or 'KEY_NAME' or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"]),
+        ({"data": {"a b": b64("x")}}, ["data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"]),
         ({"type": "kubernetes.io/tls", "data": {"tls.crt": b64("c")}}, ["data[tls.key]: Required value"]),
         ({"type": "kubernetes.io/basic-auth"}, ["data[username]: Required value", "data[password]: Required value"]),
         ({"type": "kubernetes.io/ssh-auth"}, ["data[ssh-privatekey]: Required value"]),

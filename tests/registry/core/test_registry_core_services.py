@@ -80,7 +80,7 @@ BAD = [
             # targetPort defaulted to the (bad) port, so it is reported too, as upstream does.
             "spec.ports[0].targetPort: Invalid value: 0: must be between 1 and 65535, inclusive",
             'spec.ports[1].name: Invalid value: "Web": a lowercase RFC 1123 label must consist of lower case alphanumeric '
-            "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name' or '123-abc', "
+            "characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
             "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
             'spec.ports[2].targetPort: Invalid value: "no_such": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)',
             'spec.ports[2]: Duplicate value: {"protocol":"TCP","port":80}',
@@ -109,7 +109,7 @@ BAD = [
     ("source-ranges", {"loadBalancerSourceRanges": ["10.0.0.0/8"]}, ["spec.LoadBalancerSourceRanges: Forbidden: may only be used when `type` is 'LoadBalancer'"]),
     ("selector", {"selector": {"app": "we b"}}, [
         "spec.selector: Invalid value: \"we b\": a valid label must be an empty string or consist of alphanumeric characters, "
-        "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue' or 'my_value' or '12345', "
+        "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
         "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
     ]),
 ]
@@ -127,7 +127,7 @@ def test_service_names_are_dns_1035_labels(create) -> None:
     _, errors = create(STRATEGY, obj)
     assert errors == [
         'metadata.name: Invalid value: "1web": a DNS-1035 label must consist of lower case alphanumeric characters or '
-        "'-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name' or 'abc-123', "
+        "'-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
         "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
     ]
 
