@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Debian packages the project uses (see docs/adr/0001-debian-system-parts.md).
 DEB_PACKAGES := python3 python3-venv python3-dev gcc runc crun containernetworking-plugins nftables iptables \
-	busybox-static git nginx docker-registry skopeo iproute2 ca-certificates
+	busybox-static git nginx docker-registry skopeo iproute2 ca-certificates wrk
 ARGS ?=
 
 .PHONY: setup run test bench clean-data

@@ -92,6 +92,24 @@ def raw_sqlite_commits_per_s(seconds: float = 2.0) -> float:
     return n / seconds
 
 
+def wrk_creates(port: int, data_dir: Path, ns: str, *, seconds: int = 10, connections: int = 32) -> float | None:
+    """Durable pod creates/s measured by wrk (a C load generator), or None when wrk is missing."""
+    import re
+    import shutil
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    env = dict(os.environ, TOKEN=(data_dir / "server" / "token").read_text().strip(), NAMESPACE=ns)
+    out = subprocess.run(
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(REPO / "bench" / "wrk" / "create_pods.lua"), f"https://127.0.0.1:{port}/"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw failed creates:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
 def pod(name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1", "kind": "Pod",
@@ -227,11 +245,16 @@ def run(quick: bool = False) -> dict[str, Any]:
             baseline = raw_sqlite_commits_per_s()
             asyncio.run(_namespace(base, ctx, "bench"))
             count = 2000 if quick else 10000
+            # The Python client's own overhead caps what it can send; wrk measures the server.
+            asyncio.run(_namespace(base, ctx, "wrk"))
+            wrk_rate = wrk_creates(port, data, "wrk", seconds=5 if quick else 10)
             rate, lat = asyncio.run(create_pods(base, ctx, "bench", count, 32))
+            best = wrk_rate or rate
             results["pod_creates_per_s"] = {
-                "value": round(rate), "clients": 32, "pods": count, "target": 2000,
-                "raw_sqlite_commits_per_s": round(baseline), "ratio_to_raw_sqlite": round(rate / baseline, 2),
-                "create_p99_ms": round(p(lat, 0.99) * 1000, 2),
+                "value": round(best), "clients": 32, "target": 2000, "load_generator": "wrk" if wrk_rate else "aiohttp",
+                "python_client_value": round(rate), "python_client_pods": count,
+                "raw_sqlite_commits_per_s": round(baseline), "ratio_to_raw_sqlite": round(best / baseline, 2),
+                "python_client_create_p99_ms": round(p(lat, 0.99) * 1000, 2),
             }
             gets = asyncio.run(get_latencies(base, ctx, "bench", 1000))
             results["get_latency_ms"] = {"p50": round(p(gets, 0.5) * 1000, 2), "p99": round(p(gets, 0.99) * 1000, 2), "target_p99": 5}

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any, Coroutine
 
 from kybernetes import __version__
 
@@ -84,11 +85,22 @@ def _run_server(args: argparse.Namespace) -> None:
         )
         settings.disable_agent = True
     try:
-        asyncio.run(run_server(settings))
+        _run(run_server(settings))
     except OSError as exc:
         raise CLIError(f"cannot start the server: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+
+
+def _run(coro: "Coroutine[Any, Any, None]") -> None:
+    """Run on uvloop when it is installed: the event loop is most of a request's overhead."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(coro)
 
 
 def build_parser() -> argparse.ArgumentParser:
