@@ -125,7 +125,7 @@ def is_qualified_name(value: str) -> list[str]:
         errs.append("name part must be non-empty")
     elif len(name) > QUALIFIED_NAME_MAX:
         errs.append("name part " + _max_len(QUALIFIED_NAME_MAX))
-    if name and not _qualified_name.match(name):
+    if not _qualified_name.match(name):
         errs.append(
             "name part "
             + _regex_error(
@@ -314,6 +314,8 @@ def validate_immutable(new: Any, old: Any, path: str) -> list[FieldError]:
 
 
 _OWNER_REQUIRED = ("apiVersion", "kind", "name", "uid")
+# Finalizers the system itself uses; any other must be domain-qualified (`example.com/cleanup`).
+STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
 
 
 def validate_object_meta(
@@ -367,6 +369,8 @@ def validate_object_meta(
             continue
         for msg in is_qualified_name(fin):
             errs.append(invalid(f"{path}.finalizers", fin, msg))
+        if "/" not in fin and fin not in STANDARD_FINALIZERS:
+            errs.append(invalid(f"{path}.finalizers", fin, "name is neither a standard finalizer name nor is it fully qualified"))
         if fin in seen:
             errs.append(duplicate(f"{path}.finalizers[{i}]", fin))
         seen.add(fin)
