@@ -8,7 +8,7 @@ DEB_PACKAGES := python3 python3-venv python3-dev gcc runc crun containernetworki
 	busybox-static git nginx docker-registry skopeo iproute2 ca-certificates wrk
 ARGS ?=
 
-.PHONY: setup run test bench clean-data
+.PHONY: setup run test bench clean-data bytecode
 
 setup: $(VENV)/.installed
 
@@ -27,13 +27,17 @@ $(VENV)/.installed: pyproject.toml .deb-installed
 	@$(PY) -m pip install -q -e '.[test]'
 	@touch $@
 
-run: setup
+# Compiled bytecode keeps `kyb server` start-up fast even where PYTHONDONTWRITEBYTECODE is set.
+bytecode:
+	@PYTHONDONTWRITEBYTECODE= $(PY) -m compileall -q kybernetes
+
+run: setup bytecode
 	@$(VENV)/bin/kyb server $(ARGS)
 
-test: setup
+test: setup bytecode
 	@$(PY) -m pytest -q $(ARGS)
 
-bench: setup
+bench: setup bytecode
 	@$(PY) -m bench $(ARGS)
 
 clean-data:
