@@ -1,6 +1,8 @@
 """Field selectors: `a=b,c!=d` over a per-kind set of selectable fields.
 
-Values may escape `\\,`, `\\=` and `\\\\` as upstream's fields.ParseSelector allows.
+Parsed as upstream's fields.ParseSelector: terms split at unescaped ',' and sorted, each term
+split at the first '!=', '==' or '=', and the value unescaped (`\\,`, `\\=` and `\\\\`; any other
+escape, a trailing '\\' or an unescaped '=' in the value is an error).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ class FieldRequirement:
         have = fields.get(self.field, "")
         return (have != self.value) if self.negate else (have == self.value)
 
+    def __str__(self) -> str:
+        return f"{self.field}{'!=' if self.negate else '='}{escape_value(self.value)}"
+
 
 @dataclass(frozen=True, slots=True)
 class FieldSelector:
@@ -36,7 +41,7 @@ class FieldSelector:
         return all(r.matches(fields) for r in self.requirements)
 
     def exact(self, name: str) -> str | None:
-        """The value required by `name=value`, used to narrow a list to one key."""
+        """RequiresExactMatch: the value required by the first `name=value`, used to narrow a list to one key."""
         for r in self.requirements:
             if r.field == name and not r.negate:
                 return r.value
@@ -45,71 +50,79 @@ class FieldSelector:
     def fields(self) -> set[str]:
         return {r.field for r in self.requirements}
 
-
-def _split_unescaped(text: str, sep: str) -> list[str]:
-    parts: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for ch in text:
-        if escaped:
-            current.append("\\" + ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == sep:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    if escaped:
-        current.append("\\")
-    parts.append("".join(current))
-    return parts
+    def __str__(self) -> str:
+        return ",".join(str(r) for r in self.requirements)
 
 
-def _unescape(value: str) -> str:
+def escape_value(value: str) -> str:
+    """fields.EscapeValue: a literal value made safe for a selector."""
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+
+
+def unescape_value(value: str) -> str:
+    """fields.UnescapeValue, with its errors."""
+    if not any(ch in value for ch in "\\,="):
+        return value
     out: list[str] = []
-    i = 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            nxt = value[i + 1]
-            if nxt not in ",=\\":
-                raise FieldSelectorError(f"invalid field selector: invalid escape sequence: \\{nxt}")
-            out.append(nxt)
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
+    in_slash = False
+    for ch in value:
+        if in_slash:
+            if ch not in "\\,=":
+                raise FieldSelectorError(f"invalid field selector: invalid escape sequence: \\{ch}")
+            out.append(ch)
+            in_slash = False
+        elif ch == "\\":
+            in_slash = True
+        elif ch in ",=":
+            # Go prints the rune with %v: its code point.
+            raise FieldSelectorError(f"invalid field selector: unescaped character in value: {ord(ch)}")
+        else:
+            out.append(ch)
+    if in_slash:
+        raise FieldSelectorError("invalid field selector: invalid escape sequence: \\")
     return "".join(out)
 
 
+def _split_terms(text: str) -> list[str]:
+    """splitTerms: split at commas not preceded by a backslash; escapes are kept."""
+    terms: list[str] = []
+    start = 0
+    in_slash = False
+    for i, ch in enumerate(text):
+        if in_slash:
+            in_slash = False
+        elif ch == "\\":
+            in_slash = True
+        elif ch == ",":
+            terms.append(text[start:i])
+            start = i + 1
+    terms.append(text[start:])
+    return terms
+
+
+_OPERATORS = ("!=", "==", "=")
+
+
+def _split_term(term: str) -> tuple[str, str, str] | None:
+    """splitTerm: the first operator from the left (no escaping in the field name)."""
+    for i in range(len(term)):
+        for op in _OPERATORS:
+            if term.startswith(op, i):
+                return term[:i], op, term[i + len(op):]
+    return None
+
+
 def parse_field_selector(text: str | None) -> FieldSelector:
-    if text is None or not text.strip():
+    """fields.ParseSelector: the fieldSelector query parameter."""
+    if not text:
         return FieldSelector()
     reqs: list[FieldRequirement] = []
-    for part in _split_unescaped(text, ","):
+    for part in sorted(_split_terms(text)):
         if not part:
             continue
-        for op, negate in (("!=", True), ("==", False), ("=", False)):
-            idx = _find_unescaped(part, op)
-            if idx >= 0:
-                field = part[:idx].strip()
-                value = _unescape(part[idx + len(op):])
-                reqs.append(FieldRequirement(field, value, negate))
-                break
-        else:
+        split = _split_term(part)
+        if split is None:
             raise FieldSelectorError(f"invalid selector: '{text}'; can't understand '{part}'")
+        field, op, raw = split
+        reqs.append(FieldRequirement(field, unescape_value(raw), op == "!="))
     return FieldSelector(tuple(reqs))
-
-
-def _find_unescaped(text: str, op: str) -> int:
-    i = 0
-    while i < len(text):
-        if text[i] == "\\":
-            i += 2
-            continue
-        if text.startswith(op, i):
-            return i
-        i += 1
-    return -1

@@ -49,14 +49,28 @@ class Authenticator:
             if peercert:
                 name, groups = _subject_fields(peercert)
                 if name:
-                    return User(name, tuple(groups) + ("system:authenticated",))
-        header = request.headers.get("Authorization", "")
-        if header[:7].lower() == "bearer ":
-            token = header[7:].strip()
+                    return _authenticated(User(name, tuple(groups)))
+        token = _bearer_token(request.headers.get("Authorization", ""))
+        if token:
             for known, user in self._tokens.items():
                 if hmac.compare_digest(known.encode(), token.encode()):
-                    return User(user.name, user.groups + ("system:authenticated",))
+                    return _authenticated(user)
         return None
+
+
+def _bearer_token(header: str) -> str:
+    """bearertoken.Authenticator: `Bearer <token>`, scheme case-insensitive; an empty token is none."""
+    parts = header.strip().split(" ", 2)
+    if len(parts) < 2 or parts[0].lower() != "bearer":
+        return ""
+    return parts[1]
+
+
+def _authenticated(user: User) -> User:
+    """AuthenticatedGroupAdder: every authenticated user is in system:authenticated (once)."""
+    if "system:authenticated" in user.groups or "system:unauthenticated" in user.groups:
+        return user
+    return User(user.name, user.groups + ("system:authenticated",))
 
 
 def load_token_file(path: Path) -> dict[str, User]:

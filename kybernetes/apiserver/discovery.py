@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kybernetes.apiserver.negotiation import parse_accept
 from kybernetes.registry.catalog import Catalog, Resource
 
 # Subresource → (verbs, response group, response version, response kind); None kind = the parent's.
@@ -163,14 +164,17 @@ def aggregated(catalog: Catalog, *, legacy: bool, version: str) -> dict[str, Any
 
 
 def aggregated_version_requested(accept: str) -> str | None:
-    """Which aggregated discovery version the Accept header asks for, if any (v2 preferred)."""
-    if "g=apidiscovery.k8s.io" not in accept:
-        return None
-    for part in accept.split(","):
-        p = part.replace(" ", "")
-        if "g=apidiscovery.k8s.io" in p and "as=APIGroupDiscoveryList" in p:
-            if "v=v2;" in p + ";" and "v=v2beta1" not in p:
-                return "v2"
-    if "v=v2beta1" in accept:
-        return "v2beta1"
+    """Which aggregated discovery version the Accept header asks for first (v2 or v2beta1), if any.
+
+    kubectl 1.30+ lists v2, then v2beta1, then plain JSON; 1.27–1.29 list only v2beta1 and JSON.
+    """
+    for media, params, q in parse_accept(accept):
+        if q <= 0 or media not in ("application/json", "application/*", "*/*"):
+            continue
+        if params.get("g") != "apidiscovery.k8s.io" or params.get("as") != "APIGroupDiscoveryList":
+            if not params:
+                return None  # plain JSON comes first: the legacy documents
+            continue
+        if params.get("v") in ("v2", "v2beta1"):
+            return params["v"]
     return None

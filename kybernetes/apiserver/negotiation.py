@@ -56,9 +56,19 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
     raise errors.unsupported_media_type(mt, BODY_TYPES)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without timestamp resolution: sigs.k8s.io/yaml keeps `2024-01-01` a string."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _decode_yaml(raw: bytes) -> Any:
     try:
-        return yaml.safe_load(raw)
+        return yaml.load(raw, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise errors.bad_request(f"error converting YAML to JSON: {str(exc).splitlines()[0]}") from None
 
@@ -70,9 +80,38 @@ def decode_json(raw: bytes, what: str = "body") -> Any:
         raise errors.bad_request(f"error decoding {what}: {_json_error(exc)}") from None
 
 
+def parse_accept(header: str | None) -> list[tuple[str, dict[str, str], float]]:
+    """An Accept header as (type/subtype, params, q), most preferred first (goautoneg's order:
+    q descending, then concrete types before wildcards, then the client's order)."""
+    ranges: list[tuple[str, dict[str, str], float, int]] = []
+    for index, part in enumerate((header or "").split(",")):
+        pieces = [p.strip() for p in part.split(";")]
+        media = pieces[0].lower()
+        if not media:
+            continue
+        params: dict[str, str] = {}
+        q = 1.0
+        for piece in pieces[1:]:
+            key, _, value = piece.partition("=")
+            key, value = key.strip(), value.strip()
+            if key == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+            elif key:
+                params[key] = value
+        ranges.append((media, params, q, index))
+    ranges.sort(key=lambda r: (-r[2], r[0].startswith("*/"), r[0].endswith("/*"), r[3]))
+    return [(media, params, q) for media, params, q, _ in ranges]
+
+
+_JSON_RANGES = ("application/json", "application/*", "*/*")
+
+
 @dataclass(frozen=True, slots=True)
 class Accept:
-    """What the client accepts: a Table (v1 or v1beta1), or plain JSON."""
+    """What the client accepts: a Table (v1 or v1beta1), YAML, or plain JSON (the default)."""
 
     table: bool = False
     table_beta: bool = False
@@ -80,26 +119,18 @@ class Accept:
 
     @classmethod
     def parse(cls, header: str | None) -> "Accept":
-        if not header:
-            return cls()
-        table = False
-        beta = False
-        json_ok = False
-        yaml_ok = False
-        for part in header.split(","):
-            p = part.replace(" ", "")
-            base = p.split(";", 1)[0].lower()
-            if "as=Table" in p and "g=meta.k8s.io" in p:
-                if not table:
-                    table = True
-                    beta = "v=v1beta1" in p
+        """The first range of the header we can answer decides; with none, plain JSON."""
+        for media, params, q in parse_accept(header):
+            if q <= 0:
                 continue
-            if base in ("application/json", "*/*", "application/*"):
-                json_ok = True
-            elif base == PROTOBUF:
-                json_ok = json_ok or False
-            elif base in (YAML,):
-                yaml_ok = True
-        if table:
-            return cls(table=True, table_beta=beta)
-        return cls(yaml=yaml_ok and not json_ok)
+            if params.get("as") == "Table":
+                if media in _JSON_RANGES and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
+                    return cls(table=True, table_beta=params["v"] == "v1beta1")
+                continue
+            if params.get("as"):
+                continue  # another conversion (PartialObjectMetadata, …) we do not serve
+            if media in _JSON_RANGES:
+                return cls()
+            if media == YAML:
+                return cls(yaml=True)
+        return cls()

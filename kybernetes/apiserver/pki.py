@@ -16,12 +16,15 @@ from pathlib import Path
 
 import yaml
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = dt.timedelta(days=3650)
 LEAF_VALIDITY = dt.timedelta(days=365)
+# Leaf certificates this close to expiry are reissued at start (the admin kubeconfig is rewritten then).
+RENEW_BEFORE = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,9 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    # A leftover temporary file keeps its old mode through O_CREAT, and the umask narrows a new
+    # one: set the mode explicitly before the secret is written.
+    os.fchmod(fd, mode)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
@@ -134,16 +140,21 @@ def ensure_tls(tls_dir: Path, *, bind_address: str, extra_sans: tuple[str, ...] 
             stale.unlink(missing_ok=True)
     hostname = socket.gethostname()
     dns = tuple(dict.fromkeys(("localhost", hostname, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")))
-    ips = tuple(dict.fromkeys(ip for ip in ("127.0.0.1", bind_address, *extra_sans) if _is_ip(ip) and ip not in ("0.0.0.0", "::")))
+    # Addresses in canonical form, so `0:0::1` and `::1` compare equal with what the certificate holds.
+    candidates = (str(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", bind_address, *extra_sans) if _is_ip(ip))
+    ips = tuple(dict.fromkeys(ip for ip in candidates if ip not in ("0.0.0.0", "::")))
     extra_dns = tuple(s for s in extra_sans if not _is_ip(s))
-    if not _serving_matches(files.serving_cert, dns + extra_dns, ips):
+    if not _leaf_usable(files.serving_cert, files.serving_key, ca_cert) or not _serving_matches(files.serving_cert, dns + extra_dns, ips):
         cert_pem, key_pem = issue(ca_cert, ca_key, common_name="kube-apiserver", dns_names=dns + extra_dns, ips=ips, server=True)
         _write(files.serving_key, key_pem, 0o600)
         _write(files.serving_cert, cert_pem, 0o644)
-    if not files.admin_cert.exists() or not files.admin_key.exists():
+    if not _leaf_usable(files.admin_cert, files.admin_key, ca_cert):
         cert_pem, key_pem = issue(ca_cert, ca_key, common_name="system:admin", organizations=("system:masters",))
         _write(files.admin_key, key_pem, 0o600)
         _write(files.admin_cert, cert_pem, 0o644)
+    for key_file in (files.ca_key, files.serving_key, files.admin_key):
+        if key_file.stat().st_mode & 0o077:
+            os.chmod(key_file, 0o600)
     return files
 
 
@@ -153,6 +164,22 @@ def _is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _leaf_usable(cert_path: Path, key_path: Path, ca_cert: x509.Certificate) -> bool:
+    """A leaf worth keeping: both files present, signed by this CA, key matching, not about to expire."""
+    if not cert_path.exists() or not key_path.exists():
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    own = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, own) != cert.public_key().public_bytes(serialization.Encoding.DER, own):
+        return False
+    return cert.not_valid_after_utc >= dt.datetime.now(dt.timezone.utc) + RENEW_BEFORE
 
 
 def _serving_matches(path: Path, dns: tuple[str, ...], ips: tuple[str, ...]) -> bool:
@@ -165,7 +192,7 @@ def _serving_matches(path: Path, dns: tuple[str, ...], ips: tuple[str, ...]) -> 
         return False
     have_dns = set(san.get_values_for_type(x509.DNSName))
     have_ips = {str(i) for i in san.get_values_for_type(x509.IPAddress)}
-    if cert.not_valid_after_utc < dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30):
+    if cert.not_valid_after_utc < dt.datetime.now(dt.timezone.utc) + RENEW_BEFORE:
         return False
     return set(dns) <= have_dns and set(ips) <= have_ips
 

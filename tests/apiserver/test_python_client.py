@@ -91,3 +91,39 @@ def test_version_and_discovery(server):
     assert "apps" in {g.name for g in groups.groups}
     resources = client.CoreV1Api(api_client).get_api_resources()
     assert "pods" in {r.name for r in resources.resources}
+
+
+def test_watch_services_sees_added_modified_deleted(core):
+    ns = core.test_namespace
+    events: list[tuple[str, str]] = []
+    w = watch.Watch()
+
+    def run() -> None:
+        for event in w.stream(core.list_namespaced_service, ns, timeout_seconds=5):
+            events.append((event["type"], event["object"].metadata.name))
+            if event["type"] == "DELETED":
+                w.stop()
+
+    t = threading.Thread(target=run)
+    t.start()
+    import time
+
+    time.sleep(0.5)
+    svc = client.V1Service(metadata=client.V1ObjectMeta(name="wsvc"), spec=client.V1ServiceSpec(ports=[client.V1ServicePort(port=80)]))
+    core.create_namespaced_service(ns, svc)
+    core.patch_namespaced_service("wsvc", ns, {"metadata": {"labels": {"x": "y"}}})
+    core.delete_namespaced_service("wsvc", ns)
+    t.join(10)
+    assert events == [("ADDED", "wsvc"), ("MODIFIED", "wsvc"), ("DELETED", "wsvc")]
+
+
+def test_api_errors_reach_the_client_as_api_exceptions(core):
+    ns = core.test_namespace
+    bad = client.V1Pod(metadata=client.V1ObjectMeta(name="Bad_Name"), spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="x")]))
+    with pytest.raises(ApiException) as exc:
+        core.create_namespaced_pod(ns, bad)
+    assert exc.value.status == 422
+    import json
+
+    body = json.loads(exc.value.body)
+    assert body["reason"] == "Invalid" and body["details"]["causes"][0]["field"] == "metadata.name"

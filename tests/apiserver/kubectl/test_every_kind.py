@@ -53,45 +53,83 @@ def _header(out: str) -> list[str]:
     return [c.strip() for c in line.split("  ") if c.strip()]
 
 
-def _lifecycle(kubectl, resource: str, manifest: dict, header: list[str], scalable: bool, *, namespaced: bool) -> None:
+# An editor kubectl runs on its temporary file; it writes JSON back, which kubectl reads as YAML.
+EDITOR = """#!{python}
+import json, sys, yaml
+path = sys.argv[1]
+doc = yaml.safe_load(open(path))
+doc["metadata"].setdefault("annotations", {{}})["edited"] = "yes"
+open(path, "w").write(json.dumps(doc))
+"""
+
+
+def _lifecycle(kubectl, resource: str, manifest: dict, header: list[str], scalable: bool, *, namespaced: bool, tmp_path) -> None:
     name = f"k-{uuid.uuid4().hex[:6]}"
     obj = json.loads(json.dumps(manifest))
-    obj["metadata"] = {"name": name}
+    obj["metadata"] = {"name": name, "labels": {"step": "created"}}
     if "involvedObject" in obj:
         # Upstream requires an event's involved object to live in the event's namespace.
         obj["involvedObject"]["namespace"] = kubectl.namespace
     flags = {"namespaced": namespaced}
+
+    def live() -> dict:
+        return json.loads(kubectl("get", resource, name, "-o", "json", **flags).stdout)
+
+    # create, then client-side apply (configured), then server-side apply.
     assert "created" in kubectl("create", "-f", "-", input=json.dumps(obj), **flags).stdout
+    obj["metadata"]["labels"]["step"] = "applied"
+    out = kubectl("apply", "-f", "-", input=json.dumps(obj), **flags)
+    assert "configured" in out.stdout, out
+    assert live()["metadata"]["labels"]["step"] == "applied"
+    obj["metadata"]["labels"]["step"] = "server-side"
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(obj), **flags)
+    assert live()["metadata"]["labels"]["step"] == "server-side"
+    # get: table columns and the wide row.
     out = kubectl("get", resource, name, **flags).stdout
     assert _header(out) == header, out
     # Events print LAST SEEN first and their name only with -o wide.
     row = kubectl("get", resource, name, "-o", "wide", **flags).stdout.splitlines()[1]
     assert name in row.split()
-    got = json.loads(kubectl("get", resource, name, "-o", "json", **flags).stdout)
-    assert got["metadata"]["name"] == name and got["metadata"]["resourceVersion"]
+    current = live()
+    assert current["metadata"]["name"] == name and current["metadata"]["resourceVersion"]
+    # replace with the live object (carries its resourceVersion).
+    current["metadata"]["labels"]["step"] = "replaced"
+    kubectl("replace", "-f", "-", input=json.dumps(current), **flags)
+    assert live()["metadata"]["labels"]["step"] == "replaced"
     assert name in kubectl("describe", resource, name, **flags).stdout
     kubectl("label", resource, name, "tier=x", **flags)
     kubectl("annotate", resource, name, "note=y", **flags)
-    kubectl("patch", resource, name, "--type=merge", "-p", '{"metadata":{"labels":{"patched":"yes"}}}', **flags)
-    labels = json.loads(kubectl("get", resource, name, "-o", "json", **flags).stdout)["metadata"]["labels"]
-    assert labels["tier"] == "x" and labels["patched"] == "yes"
+    kubectl("patch", resource, name, "--type=merge", "-p", '{"metadata":{"labels":{"patched":"merge"}}}', **flags)
+    kubectl("patch", resource, name, "-p", '{"metadata":{"labels":{"strategic":"yes"}}}', **flags)
+    kubectl("patch", resource, name, "--type=json", "-p", '[{"op":"add","path":"/metadata/labels/json","value":"yes"}]', **flags)
+    editor = tmp_path / "editor.py"
+    import sys
+
+    editor.write_text(EDITOR.format(python=sys.executable))
+    editor.chmod(0o755)
+    kubectl("edit", resource, name, env={"EDITOR": str(editor), "KUBE_EDITOR": str(editor)}, **flags)
+    meta = live()["metadata"]
+    assert meta["labels"]["tier"] == "x" and meta["labels"]["patched"] == "merge"
+    assert meta["labels"]["strategic"] == "yes" and meta["labels"]["json"] == "yes"
+    assert meta["annotations"]["note"] == "y" and meta["annotations"]["edited"] == "yes"
     if scalable:
         kubectl("scale", resource, name, "--replicas=3", **flags)
-        assert json.loads(kubectl("get", resource, name, "-o", "json", **flags).stdout)["spec"]["replicas"] == 3
+        assert live()["spec"]["replicas"] == 3
+    assert "FIELDS:" in kubectl("explain", resource, namespaced=False).stdout
     assert "deleted" in kubectl("delete", resource, name, "--timeout=60s", **flags).stdout
     assert kubectl("get", resource, name, check=False, **flags).returncode == 1
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_namespaced_kind_lifecycle(kubectl, kind):
+def test_namespaced_kind_lifecycle(kubectl, kind, tmp_path):
     resource, manifest, header, scalable = KINDS[kind]
-    _lifecycle(kubectl, resource, manifest, header, scalable, namespaced=True)
+    _lifecycle(kubectl, resource, manifest, header, scalable, namespaced=True, tmp_path=tmp_path)
 
 
 @pytest.mark.parametrize("kind", sorted(CLUSTER_KINDS))
-def test_cluster_scoped_kind_lifecycle(kubectl, kind):
+def test_cluster_scoped_kind_lifecycle(kubectl, kind, tmp_path):
     resource, manifest, header = CLUSTER_KINDS[kind]
-    _lifecycle(kubectl, resource, manifest, header, False, namespaced=False)
+    _lifecycle(kubectl, resource, manifest, header, False, namespaced=False, tmp_path=tmp_path)
 
 
 def test_api_resources_lists_every_kind_with_short_names(kubectl132):
