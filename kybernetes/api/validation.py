@@ -385,6 +385,11 @@ def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any], path: 
             errs.append(invalid(f"{path}.{key}", new.get(key) or "", "field is immutable"))
     if old.get("deletionTimestamp") and new.get("deletionTimestamp") != old.get("deletionTimestamp"):
         errs.append(invalid(f"{path}.deletionTimestamp", new.get("deletionTimestamp"), "field is immutable; may only be changed via deletion"))
+    if old.get("deletionTimestamp"):
+        added = [f for f in new.get("finalizers") or [] if f not in (old.get("finalizers") or [])]
+        if added:
+            shown = "[]string{" + ", ".join(f'"{f}"' for f in added) + "}"
+            errs.append(forbidden(f"{path}.finalizers", f"no new finalizers can be added if the object is being deleted, found new finalizers {shown}"))
     if old.get("deletionGracePeriodSeconds") is not None and new.get("deletionGracePeriodSeconds") != old.get("deletionGracePeriodSeconds"):
         errs.append(invalid(f"{path}.deletionGracePeriodSeconds", new.get("deletionGracePeriodSeconds"), "field is immutable; may only be changed via deletion"))
     return errs

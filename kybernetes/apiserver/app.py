@@ -23,7 +23,7 @@ from kybernetes.api.errors import APIError
 from kybernetes.api.fields import FieldSelectorError, parse_field_selector
 from kybernetes.api.labels import SelectorError, parse_selector
 from kybernetes.apiserver import discovery, negotiation, tables
-from kybernetes.apiserver.auth import Authenticator, User
+from kybernetes.apiserver.auth import Authenticator, Authorizer, User
 from kybernetes.apiserver.generic import DeleteOptions, GenericRegistry, RequestInfo, decode
 from kybernetes.apiserver.negotiation import Accept
 from kybernetes.registry.base import Obj
@@ -116,6 +116,7 @@ class APIServer:
         self.catalog = catalog
         self.registry = registry
         self.authenticator = authenticator
+        self.authorizer = Authorizer()
         self.version = version
         self.server_address = server_address
         self.state = state
@@ -316,6 +317,11 @@ class APIServer:
         if route.subresource and route.subresource not in ("status", "finalize", "ephemeralcontainers"):
             raise errors.path_not_found()
         is_watch = route.watch_path or request.query.get("watch") in ("true", "1", "True")
+        if r.namespaced and route.namespace is None and method != "GET":
+            # The all-namespaces path of a namespaced resource serves only list and watch.
+            raise errors.method_not_allowed()
+        if route.subresource == "finalize" and method != "PUT":
+            raise errors.method_not_allowed()
         if route.name is None:
             if method == "GET":
                 if is_watch:
@@ -421,8 +427,10 @@ class APIServer:
             kvs = [kv for kv in kvs if kv.key > start_key]
         next_token = ""
         remaining: int | None = None
-        if limit and len(kvs) > limit:
-            remaining = len(kvs) - limit
+        if limit > 0 and len(kvs) > limit:
+            # Upstream reports remainingItemCount only for unfiltered lists, where it is exact.
+            if label_selector.empty and field_selector.empty:
+                remaining = len(kvs) - limit
             kvs = kvs[:limit]
             next_token = _encode_continue(kvs[-1].key, revision)
         accept = Accept.parse(request.headers.get("Accept"))
@@ -440,7 +448,8 @@ class APIServer:
         meta: dict[str, Any] = {"resourceVersion": str(revision)}
         if next_token:
             meta["continue"] = next_token
-            meta["remainingItemCount"] = remaining
+            if remaining is not None:
+                meta["remainingItemCount"] = remaining
         head = orjson.dumps({"kind": f"{r.kind}List", "apiVersion": r.api_version, "metadata": meta})
         items = b",".join(self.registry.cached_json(r, kv) for kv in kvs)
         body = head[:-1] + b',"items":[' + items + b"]}"
@@ -612,8 +621,22 @@ class APIServer:
         if isinstance(body, dict):
             self._fill_type(r, body)
         self.check_fields(r, body, info)
+        if r.strategy.ephemeral:
+            return self.review(request, r, body, info)
         obj = await self.registry.create(r, route.namespace, body, info)
         return self.respond_object(request, r, obj, 201, info)
+
+    def review(self, request: web.Request, r: Resource, body: Any, info: RequestInfo) -> web.Response:
+        """Answer a review object (e.g. `kubectl auth can-i`) from the authorizer without storing it."""
+        if not isinstance(body, dict):
+            raise errors.bad_request(f"the object provided is unrecognized (must be of type {r.kind})")
+        errs = r.strategy.validate(body)
+        if errs:
+            raise errors.invalid_error(r.kind, "", errs, r.group)
+        attrs = (body.get("spec") or {}).get("resourceAttributes") or {}
+        user: User = request["user"]
+        allowed = self.authorizer.allowed(user, attrs.get("verb", ""), attrs.get("group", ""), attrs.get("resource", ""), attrs.get("namespace"))
+        return json_response(r.strategy.evaluate(body, user=user.name, groups=user.groups, allowed=allowed), 201)
 
     def _fill_type(self, r: Resource, body: dict[str, Any]) -> None:
         """The Python client omits apiVersion/kind in bodies built from models: take them from the URL."""
@@ -633,8 +656,10 @@ class APIServer:
             finalizers = ((body or {}).get("spec") or {}).get("finalizers") or []
             obj, _ = await self.registry.patch(r, None, route.name, lambda old: _with_spec_finalizers(old, finalizers), info, subresource="finalize")
             return self.respond_object(request, r, obj, 200, info)
-        if sub == "status":
-            obj, _ = await self.registry.patch(r, route.namespace, route.name, lambda old: _with_status(old, body, info_rv=(body.get("metadata") or {}).get("resourceVersion")), info, subresource="status")
+        if sub in ("status", "ephemeralcontainers"):
+            wanted_rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
+            field = "status" if sub == "status" else "spec"
+            obj, _ = await self.registry.patch(r, route.namespace, route.name, lambda old: _with_part(old, body, field, wanted_rv), info, subresource=sub)
             return self.respond_object(request, r, obj, 200, info)
         obj, created = await self.registry.update(r, route.namespace, route.name, body, info)
         return self.respond_object(request, r, obj, 201 if created else 200, info)
@@ -649,7 +674,7 @@ class APIServer:
         content_type = negotiation.media_type(request.headers.get("Content-Type"))
         force = request.query.get("force") in ("true", "1")
         apply_fn, create_fn = patching.build(self, r, route, raw, content_type, info, force=force)
-        sub = route.subresource if route.subresource in ("status",) else ""
+        sub = route.subresource if route.subresource in ("status", "ephemeralcontainers") else ""
         obj, created = await self.registry.patch(r, route.namespace, route.name, apply_fn, info, subresource=sub, create_if_missing=create_fn)
         return self.respond_object(request, r, obj, 201 if created else 200, info)
 
@@ -670,6 +695,11 @@ class APIServer:
         orphan = body.get("orphanDependents")
         if q.get("orphanDependents") is not None:
             orphan = q.get("orphanDependents") in ("true", "1")
+        if orphan is not None and policy is not None:
+            raise errors.invalid_error(
+                "DeleteOptions", "",
+                [errors.invalid("propagationPolicy", policy, "orphanDependents and deletionPropagation cannot be both set")],
+            )
         dry = list(q.getall("dryRun", [])) + list(body.get("dryRun") or [])
         return DeleteOptions(
             grace_period_seconds=grace,
@@ -798,6 +828,9 @@ class APIServer:
             raise errors.method_not_allowed()
         info = self.request_info(request)
         body = negotiation.decode_body(await self.read_body(request), request.headers.get("Content-Type")) or {}
+        body_name = (body.get("metadata") or {}).get("name")
+        if body_name and body_name != route.name:
+            raise errors.bad_request("name in URL does not match name in Eviction object")
         opts = body.get("deleteOptions") or {}
         pre = opts.get("preconditions") or {}
         options = DeleteOptions(
@@ -807,6 +840,8 @@ class APIServer:
             precondition_resource_version=pre.get("resourceVersion"),
             dry_run=bool(opts.get("dryRun")),
         )
+        # kubectl drain --dry-run=server puts dryRun inside the Eviction's deleteOptions.
+        info.dry_run = info.dry_run or options.dry_run
         await self.registry.delete(r, route.namespace, route.name, options, info)
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 
@@ -827,11 +862,12 @@ def _with_spec_finalizers(old: Obj, finalizers: list[str]) -> Obj:
     return old
 
 
-def _with_status(old: Obj, body: Any, info_rv: str | None) -> Obj:
+def _with_part(old: Obj, body: Any, field: str, wanted_rv: str | None) -> Obj:
+    """A PUT to a subresource: take `field` from the body; the subresource strategy keeps the rest."""
     if isinstance(body, dict):
-        old["status"] = body.get("status")
-        if info_rv:
-            old["metadata"]["resourceVersion"] = info_rv
+        old[field] = body.get(field)
+        if wanted_rv:
+            old["metadata"]["resourceVersion"] = wanted_rv
     return old
 
 

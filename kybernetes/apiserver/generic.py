@@ -216,7 +216,7 @@ class GenericRegistry:
 
     # ----- namespaces ---------------------------------------------------------------------
 
-    def check_namespace(self, resource: Resource, namespace: str | None, *, creating: bool) -> None:
+    def check_namespace(self, resource: Resource, namespace: str | None, *, creating: bool, name: str = "") -> None:
         if not resource.namespaced or not namespace:
             return
         kv = self.cache.get(NAMESPACE_PREFIX + namespace)
@@ -225,12 +225,19 @@ class GenericRegistry:
         if creating:
             ns = self.cached_object(kv)
             if ns["metadata"].get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == "Terminating":
-                raise errors.forbidden_error(
-                    f'{resource.plural}{"." + resource.group if resource.group else ""} "{{name}}" is forbidden: '
-                    f"unable to create new content in namespace {namespace} because it is being terminated",
+                qualified = resource.plural + ("." + resource.group if resource.group else "")
+                subject = f'{qualified} "{name}"' if name else qualified
+                err = errors.forbidden_error(
+                    f"{subject} is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+                    name=name,
                     resource=resource.plural,
                     group=resource.group,
                 )
+                # client-go controllers look for this cause to stop retrying.
+                details = err.details or {}
+                details["causes"] = [{"reason": "NamespaceTerminating", "message": f"namespace {namespace} is being terminated", "field": "metadata.namespace"}]
+                err.details = details
+                raise err
 
     # ----- create -------------------------------------------------------------------------
 
@@ -273,7 +280,7 @@ class GenericRegistry:
         strategy = resource.strategy
         meta = obj["metadata"]
         generate = not meta.get("name") and meta.get("generateName")
-        self.check_namespace(resource, meta.get("namespace") if resource.namespaced else None, creating=True)
+        self.check_namespace(resource, meta.get("namespace") if resource.namespaced else None, creating=True, name=meta.get("name") or "")
         # Fields only the server sets.
         for key in ("uid", "resourceVersion", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(key, None)
@@ -284,7 +291,7 @@ class GenericRegistry:
         else:
             meta.pop("generation", None)
         if generate:
-            meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+            meta["name"] = _generate_name(meta["generateName"])
         strategy.default(obj)
         strategy.prepare_for_create(obj)
         errs = strategy.validate(obj)
@@ -296,7 +303,9 @@ class GenericRegistry:
         if info.dry_run:
             if undo:
                 undo()
-            obj["metadata"]["resourceVersion"] = ""
+            # The dry-run store still answers as the real one would: a taken name is a conflict.
+            if self.cache.get(resource.key(meta.get("namespace"), meta["name"])) is not None:
+                raise errors.already_exists(resource.plural, meta["name"], resource.group)
             return self.output(resource, obj)
         for attempt in range(_GENERATE_RETRIES if generate else 1):
             key = resource.key(meta.get("namespace"), meta["name"])
@@ -304,7 +313,7 @@ class GenericRegistry:
                 kv = await self.backend.create(key, encode(obj))
             except KeyExistsError:
                 if generate and attempt + 1 < _GENERATE_RETRIES:
-                    meta["name"] = meta["generateName"] + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+                    meta["name"] = _generate_name(meta["generateName"])
                     continue
                 if undo:
                     undo()
@@ -379,6 +388,13 @@ class GenericRegistry:
             if subresource == "status":
                 strategy.prepare_for_status_update(new, old)
                 errs = strategy.validate_status_update(new, old)
+            elif subresource == "ephemeralcontainers":
+                # Only spec.ephemeralContainers may change, and only by adding containers.
+                wanted = (new.get("spec") or {}).get("ephemeralContainers") or []
+                have = (old.get("spec") or {}).get("ephemeralContainers") or []
+                new = copy.deepcopy(old)
+                new.setdefault("spec", {})["ephemeralContainers"] = wanted
+                errs = _validate_ephemeral_update(wanted, have)
             elif subresource == "finalize":
                 # namespaces/finalize changes spec.finalizers and nothing else.
                 finalizers = (new.get("spec") or {}).get("finalizers") or []
@@ -406,7 +422,7 @@ class GenericRegistry:
                     undo()
                 return self.output(resource, new)
             # Removing the last finalizer of an object being deleted finishes its deletion.
-            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") and _deletion_can_finish(resource, new):
+            if _should_delete_during_update(resource, new, old):
                 try:
                     deleted = await self.backend.delete(key, expected_revision=kv.mod_revision)
                 except RevisionMismatchError:
@@ -565,29 +581,65 @@ class GenericRegistry:
         raise errors.conflict(resource.plural, name, errors.STALE_OBJECT, resource.group)
 
 
+def _validate_ephemeral_update(wanted: list[Any], have: list[Any]) -> list[errors.FieldError]:
+    """Ephemeral containers can be added but never changed or removed (upstream's update rule)."""
+    by_name = {c.get("name"): c for c in wanted if isinstance(c, dict)}
+    errs: list[errors.FieldError] = []
+    for i, old in enumerate(have):
+        new = by_name.get(old.get("name"))
+        if new is None:
+            errs.append(errors.forbidden(f"spec.ephemeralContainers[{i}]", f"existing ephemeral containers \"{old.get('name')}\" may not be removed"))
+        elif new != old:
+            errs.append(errors.forbidden(f"spec.ephemeralContainers[{i}]", f"existing ephemeral containers \"{old.get('name')}\" may not be changed"))
+    for i, c in enumerate(wanted):
+        if not isinstance(c, dict) or not c.get("name"):
+            errs.append(errors.required(f"spec.ephemeralContainers[{i}].name"))
+        elif not c.get("image"):
+            errs.append(errors.required(f"spec.ephemeralContainers[{i}].image"))
+    return errs
+
+
+def _generate_name(prefix: str) -> str:
+    """Upstream's SimpleNameGenerator: the prefix cut to 58 characters plus 5 random ones."""
+    return prefix[:58] + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+
+
 def _spec_changed(new: Obj, old: Obj) -> bool:
     """Generation moves when anything but metadata and status changes (spec, data, template, …)."""
     keys = (set(new) | set(old)) - {"metadata", "status", "apiVersion", "kind"}
     return any(new.get(k) != old.get(k) for k in keys)
 
 
+def _untimed(entries: Any) -> Any:
+    if not isinstance(entries, list):
+        return entries
+    return [{k: v for k, v in e.items() if k != "time"} if isinstance(e, dict) else e for e in entries]
+
+
 def _same_except_managed(new: Obj, old: Obj) -> bool:
+    """True when the write changes nothing but managedFields timestamps (upstream skips such writes)."""
     if new.keys() != old.keys():
         return False
     for key in new:
         if key == "metadata":
             a = {k: v for k, v in new["metadata"].items() if k != "managedFields"}
             b = {k: v for k, v in old["metadata"].items() if k != "managedFields"}
-            if a != b:
+            if a != b or _untimed(new["metadata"].get("managedFields")) != _untimed(old["metadata"].get("managedFields")):
                 return False
         elif new[key] != old[key]:
             return False
     return True
 
 
-def _deletion_can_finish(resource: Resource, obj: Obj) -> bool:
+def _should_delete_during_update(resource: Resource, new: Obj, old: Obj) -> bool:
+    """Upstream's ShouldDeleteDuringUpdate: the last finalizer left an object already being deleted, with no grace period pending."""
+    old_meta = old["metadata"]
+    if not old_meta.get("deletionTimestamp") or new["metadata"].get("finalizers"):
+        return False
+    if old_meta.get("deletionGracePeriodSeconds") not in (None, 0):
+        return False
     if resource.strategy.kind == "Namespace" and resource.strategy.group == "":
-        return not (obj.get("spec") or {}).get("finalizers")
+        return not (new.get("spec") or {}).get("finalizers")
     return True
 
 
@@ -611,6 +663,9 @@ def _mark_deleting(resource: Resource, obj: Obj, options: DeleteOptions) -> bool
             finalizers.remove("foregroundDeletion")
         if "orphan" not in finalizers:
             finalizers.append("orphan")
+    elif options.propagation_policy == "Background" or options.orphan_dependents is False:
+        # An explicit Background request drops the propagation finalizers an earlier delete added.
+        finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
     grace = _grace_period(resource, obj, options)
     waits_for_namespace_finalize = resource.strategy.kind == "Namespace" and resource.strategy.group == "" and bool((obj.get("spec") or {}).get("finalizers"))
     if not finalizers and not grace and not waits_for_namespace_finalize:
@@ -619,9 +674,14 @@ def _mark_deleting(resource: Resource, obj: Obj, options: DeleteOptions) -> bool
     # without any finalizer, a grace period still holds the object (pods on a node).
     if finalizers:
         meta["finalizers"] = finalizers
+    elif "finalizers" in meta:
+        del meta["finalizers"]
     if not already:
         meta["deletionTimestamp"] = now_rfc3339() if not grace else _later(grace)
         meta["deletionGracePeriodSeconds"] = grace or 0
+        # markAsDeleting bumps generation so controllers notice the deletion as a spec change.
+        if int(meta.get("generation") or 0) > 0:
+            meta["generation"] = int(meta["generation"]) + 1
     elif grace is not None and meta.get("deletionGracePeriodSeconds") and grace < meta["deletionGracePeriodSeconds"]:
         # A shorter grace period on a later delete shortens the wait, as upstream allows.
         meta["deletionTimestamp"] = _later(grace)

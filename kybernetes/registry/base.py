@@ -95,6 +95,8 @@ class Strategy:
     allow_create_on_update: ClassVar[bool] = False
     # DELETE answers with the deleted object instead of a Success Status (pods, namespaces, …).
     return_deleted_object: ClassVar[bool] = False
+    # Reviews (SelfSubjectAccessReview, …): a POST is answered by `evaluate` and nothing is stored.
+    ephemeral: ClassVar[bool] = False
     # Extra versions served besides the storage version (retired API versions).
     served_versions: ClassVar[tuple[ServedVersion, ...]] = ()
     # Name rule for metadata.name: returns upstream's messages for a bad name.

@@ -37,6 +37,7 @@ KIND_MODULES: tuple[str, ...] = (
     "kybernetes.registry.storage.storageclasses",
     "kybernetes.registry.discovery.endpointslices",
     "kybernetes.registry.coordination.leases",
+    "kybernetes.registry.authorization.selfsubjectaccessreviews",
 )
 
 

@@ -427,6 +427,8 @@ class JobStrategy(Strategy):
     subresources = ("status",)
     tracks_generation = True
     has_status = True
+    # batch/v1 keeps the old default for API clients that send no policy: pods outlive the Job.
+    default_propagation = "Orphan"
     columns = (
         NAME_COLUMN,
         Column("Status", description="Whether the Job runs, completed, failed or is suspended."),

@@ -54,6 +54,7 @@ class NamespaceStrategy(Strategy):
     subresources = ("status", "finalize")
     verbs = ("create", "delete", "get", "list", "patch", "update", "watch")
     has_status = True
+    return_deleted_object = True
     name_rule = staticmethod(validation.is_dns1123_label)
     columns = (
         NAME_COLUMN,

@@ -36,6 +36,8 @@ class ReplicationControllerStrategy(Strategy):
     subresources = ("status", "scale")
     tracks_generation = True
     has_status = True
+    # v1 keeps the old default for API clients that send no policy: pods outlive the controller.
+    default_propagation = "Orphan"
     name_rule = staticmethod(validation.is_dns1123_subdomain)
     columns = (
         NAME_COLUMN,

@@ -18,6 +18,7 @@ class ServiceAccountStrategy(Strategy):
     short_names = ("sa",)
     subresources = ("token",)
     allow_create_on_update = True
+    return_deleted_object = True
     name_rule = staticmethod(validation.is_dns1123_subdomain)
     columns = (
         NAME_COLUMN,

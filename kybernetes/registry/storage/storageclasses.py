@@ -93,6 +93,7 @@ def _validate_topologies(terms: list[Obj]) -> list[FieldError]:
 class StorageClassStrategy(Strategy):
     """StorageClassStrategy: provisioner, parameters and reclaim policy are fixed once created."""
 
+    return_deleted_object = True
     group = "storage.k8s.io"
     version = "v1"
     kind = "StorageClass"

@@ -1,0 +1,1 @@
+"""Strategies for the authorization.k8s.io API group."""
