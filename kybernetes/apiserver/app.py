@@ -333,8 +333,7 @@ class APIServer:
                 return await self.delete_collection(request, route)
             raise errors.method_not_allowed()
         if method == "GET":
-            if is_watch:
-                raise errors.path_not_found()
+            # A watch parameter on a named GET is ignored upstream: the object itself is answered.
             return self.get(request, route)
         if method == "PUT":
             return await self.update(request, route)
@@ -407,6 +406,7 @@ class APIServer:
         label_selector, field_selector = self._selectors(request, r)
         rv = q.get("resourceVersion", "")
         rv_match = q.get("resourceVersionMatch", "")
+        _validate_list_options(rv, rv_match, q.get("continue", ""))
         await self._wait_for_rv(rv, rv_match)
         revision, kvs = self.registry.list_kvs(r, route.namespace, label_selector=label_selector, field_selector=field_selector)
         if rv_match == "Exact" and rv and int(rv) != revision:
@@ -767,7 +767,12 @@ class APIServer:
         assert route.name is not None
         if request.method == "GET":
             obj = self.registry.get(r, route.namespace, route.name)
-            return json_response(scale_object(r, obj))
+            scale = scale_object(r, obj)
+            accept = Accept.parse(request.headers.get("Accept"))
+            if accept.table:
+                return json_response(_scale_table(scale, request.query.get("includeObject", "Metadata"), accept.table_beta),
+                                     content_type=tables.TABLE_CONTENT_TYPE_BETA if accept.table_beta else tables.TABLE_CONTENT_TYPE)
+            return json_response(scale)
         info = self.request_info(request)
         raw = await self.read_body(request)
         if request.method == "PUT":
@@ -879,6 +884,44 @@ def _set_scheduled_condition(old: Obj) -> Obj:
     conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None, "lastTransitionTime": now_rfc3339()})
     status["conditions"] = conditions
     return old
+
+
+def _scale_table(scale: dict[str, Any], include: str, beta: bool) -> dict[str, Any]:
+    """`kubectl get … --subresource=scale`: NAME DESIRED AVAILABLE, as upstream's Scale printer."""
+    row: dict[str, Any] = {"cells": [scale["metadata"]["name"], scale["spec"]["replicas"], scale["status"]["replicas"]]}
+    if include == "Object":
+        row["object"] = scale
+    elif include != "None":
+        row["object"] = tables.partial_metadata(scale)
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1beta1" if beta else "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": scale["metadata"].get("resourceVersion") or ""},
+        "columnDefinitions": [
+            {"name": "Name", "type": "string", "format": "name", "description": "Name of the scaled object.", "priority": 0},
+            {"name": "Desired", "type": "integer", "format": "", "description": "Replicas asked for.", "priority": 0},
+            {"name": "Available", "type": "integer", "format": "", "description": "Replicas the controller reports.", "priority": 0},
+        ],
+        "rows": [row],
+    }
+
+
+def _validate_list_options(rv: str, rv_match: str, cont: str) -> None:
+    """ValidateListOptions: the combinations of resourceVersion, resourceVersionMatch and continue upstream accepts."""
+    def invalid(field: str, value: str, detail: str) -> APIError:
+        return errors.invalid_error("ListOptions", "", [errors.invalid(field, value, detail)], "meta.k8s.io")
+
+    if rv_match:
+        if rv_match not in ("Exact", "NotOlderThan"):
+            raise errors.invalid_error("ListOptions", "", [errors.not_supported("resourceVersionMatch", rv_match, ["Exact", "NotOlderThan"])], "meta.k8s.io")
+        if not rv:
+            raise errors.invalid_error("ListOptions", "", [errors.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided")], "meta.k8s.io")
+        if cont:
+            raise errors.invalid_error("ListOptions", "", [errors.forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")], "meta.k8s.io")
+        if rv_match == "Exact" and rv == "0":
+            raise invalid("resourceVersionMatch", rv_match, "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"")
+    if cont and rv and rv != "0":
+        raise errors.bad_request("specifying resource version is not allowed when using continue")
 
 
 def _int_param(value: str | None, name: str) -> int:

@@ -68,9 +68,34 @@ _Loader.yaml_implicit_resolvers = {
 
 def _decode_yaml(raw: bytes) -> Any:
     try:
-        return yaml.load(raw, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return _json_keys(yaml.load(raw, Loader=_Loader))  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise errors.bad_request(f"error converting YAML to JSON: {str(exc).splitlines()[0]}") from None
+
+
+def _json_key(key: Any) -> str:
+    """yaml.YAMLToJSON's key conversion: `on:` is the bool true and becomes "true", `80:` becomes "80"."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        if key != key:
+            return ".nan"
+        if key in (float("inf"), float("-inf")):
+            return ".inf" if key > 0 else "-.inf"
+        return format(key, "g") if key != int(key) or abs(key) >= 1e21 else str(int(key))
+    raise errors.bad_request(f"error converting YAML to JSON: unsupported map key of type: {type(key).__name__}, key: {key!r}")
+
+
+def _json_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_json_key(k): _json_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(v) for v in value]
+    return value
 
 
 def decode_json(raw: bytes, what: str = "body") -> Any:

@@ -130,3 +130,17 @@ def test_generated_names_are_cut_to_fit(api, ns):
 def test_kubectl_auth_can_i_is_answered(kubectl):
     out = kubectl("auth", "can-i", "list", "pods")
     assert out.stdout.strip() == "yes"
+
+
+def test_list_option_combinations_are_validated(api, ns):
+    code, body, _ = api.request("GET", f"/api/v1/namespaces/{ns}/configmaps?resourceVersionMatch=NotOlderThan")
+    assert code == 422 and body["details"]["causes"][0]["field"] == "resourceVersionMatch"
+    code, body, _ = api.request("GET", f"/api/v1/namespaces/{ns}/configmaps?resourceVersionMatch=Sometimes&resourceVersion=1")
+    assert code == 422
+
+
+def test_get_scale_subresource_prints_desired_and_available(kubectl132):
+    kubectl132("create", "deployment", "sc", "--image=nginx", "--replicas=2")
+    out = kubectl132("get", "deployment", "sc", "--subresource=scale").stdout.split()
+    assert out[:3] == ["NAME", "DESIRED", "AVAILABLE"]
+    assert out[3:5] == ["sc", "2"]

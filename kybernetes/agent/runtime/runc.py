@@ -1,0 +1,613 @@
+"""runc: the real `Runtime`, running containers with runc (or crun) under per-container shims.
+
+A sandbox is a network namespace wired by CNI plus the pod's shared files and /dev/shm; there is
+no pause container. Each container gets its own pid, ipc, uts and mount namespaces and joins the
+sandbox's network namespace. Creating a container mounts its overlay root and writes its bundle;
+starting it hands the bundle to a shim (see `shim`), which runs `runc run -d` and stays with the
+container. All state lives on disk (see `state`), so a new agent process picks up where the last
+one stopped: `adopt()` only validates and tidies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import signal
+import struct
+import sys
+import termios
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import AsyncIterator, Sequence
+
+import kybernetes
+from kybernetes.agent.runtime import cgroups, logs, rootfs
+from kybernetes.agent.runtime.bundle import BundlePaths, build_spec, parse_signal
+from kybernetes.agent.runtime.network import CNI, NetworkSettings
+from kybernetes.agent.runtime.podfiles import write_pod_files
+from kybernetes.agent.runtime.protocol import InvalidState, NotFound, Output, RuntimeCommandError, RuntimeFailure
+from kybernetes.agent.runtime.shim import RUNC_LOG, process_alive, runc_error
+from kybernetes.agent.runtime.state import (
+    ContainerRecord,
+    ExitRecord,
+    SandboxRecord,
+    StateDirs,
+    load_container,
+    load_exit,
+    load_sandbox,
+    load_shim,
+    save_container,
+    save_exit,
+    save_sandbox,
+)
+from kybernetes.agent.runtime.types import (
+    ContainerConfig,
+    ContainerId,
+    ContainerState,
+    ContainerStatus,
+    PodSandboxConfig,
+    SandboxId,
+    SandboxState,
+    SandboxStatus,
+    TerminalSize,
+)
+
+# Upstream's limits for a termination message, and for the log tail used in its place.
+MAX_TERMINATION_MESSAGE = 4096
+FALLBACK_LOG_LINES = 80
+FALLBACK_LOG_BYTES = 2048
+# Exit code and reason when the end of a container could not be observed (containerd's choice).
+UNKNOWN_EXIT_CODE = 255
+
+
+@dataclass(frozen=True, slots=True)
+class RuncSettings:
+    """RuncSettings configures the runc runtime."""
+
+    data_dir: Path
+    """The agent's data directory; runtime state goes under `<data_dir>/agent`."""
+    runtime_binary: str = "runc"
+    """`runc`, `crun`, or a path to an OCI runtime with the same command line."""
+    runtime_root: Path = Path("/run/kybernetes/runc")
+    """The OCI runtime's own state directory (`--root`); on tmpfs, so a reboot forgets containers."""
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    log_max_size: int = logs.DEFAULT_MAX_SIZE
+    """A container's log file is rotated when it would grow past this many bytes."""
+    log_max_files: int = logs.DEFAULT_MAX_FILES
+    """How many log files (current plus rotated) are kept per container."""
+    python: str = sys.executable
+    """The interpreter that runs the shims."""
+
+
+class RuncRuntime:
+    """RuncRuntime implements `Runtime` with runc or crun, CNI plugins and overlayfs."""
+
+    def __init__(self, settings: RuncSettings) -> None:
+        self.settings = settings
+        self.dirs = StateDirs(settings.data_dir / "agent")
+        self.cni = CNI(settings.network, state_dir=self.dirs.cni)
+        self.runtime_binary = shutil.which(settings.runtime_binary) or settings.runtime_binary
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._records: dict[str, ContainerRecord] = {}
+        self._swap = cgroups.memory_swap_supported()
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    # -- sandboxes ---------------------------------------------------------------------------
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> SandboxId:
+        sandbox_id = SandboxId(secrets.token_hex(32))
+        directory = self.dirs.sandbox(sandbox_id)
+        directory.mkdir(parents=True)
+        log_dir = config.log_directory or self.dirs.logs / f"{config.namespace}_{config.name}_{config.uid}"
+        record = SandboxRecord(sandbox_id, config, time.time_ns(), SandboxState.NOT_READY, log_dir)
+        # Recorded before anything is set up, so that a crash half-way leaves something removable.
+        save_sandbox(directory, record)
+        try:
+            net = await self.cni.add(sandbox_id, config.port_mappings)
+            write_pod_files(directory, config, net.ip)
+            rootfs.mount_tmpfs(directory / "shm", size=config.shm_size)
+            log_dir.mkdir(parents=True, exist_ok=True)
+            save_sandbox(directory, replace(record, state=SandboxState.READY, netns=str(net.netns), ip=net.ip))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.remove_pod_sandbox(sandbox_id)
+            raise
+        return sandbox_id
+
+    def _sandbox(self, sandbox_id: str) -> SandboxRecord:
+        try:
+            return load_sandbox(self.dirs.sandbox(sandbox_id))
+        except FileNotFoundError:
+            raise NotFound(f"sandbox {sandbox_id} not found") from None
+
+    async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
+        record = self._sandbox(sandbox_id)
+        containers = await self.list_containers(sandbox_id=sandbox_id)
+        async with asyncio.TaskGroup() as tg:
+            for c in containers:
+                if c.state is ContainerState.RUNNING:
+                    # As containerd: the agent has already given each container its grace period.
+                    tg.create_task(self.stop_container(c.id, timeout=0))
+        async with self._lock(sandbox_id):
+            if record.state is SandboxState.READY or self.cni.status(sandbox_id) is not None:
+                await self.cni.delete(sandbox_id)
+                save_sandbox(self.dirs.sandbox(sandbox_id), replace(self._sandbox(sandbox_id), state=SandboxState.NOT_READY))
+
+    async def remove_pod_sandbox(self, sandbox_id: SandboxId) -> None:
+        directory = self.dirs.sandbox(sandbox_id)
+        if not directory.exists():
+            return
+        try:
+            record: SandboxRecord | None = load_sandbox(directory)
+        except (FileNotFoundError, ValueError):
+            record = None
+        containers = [c for c in self._all_container_records() if c.sandbox_id == sandbox_id]
+        async with asyncio.TaskGroup() as tg:
+            for c in containers:
+                tg.create_task(self.remove_container(c.id))
+        if self.cni.status(sandbox_id) is not None or self.cni.netns_path(sandbox_id).exists():
+            await self.cni.delete(sandbox_id)
+        async with self._lock(sandbox_id):
+            rootfs.unmount(directory / "shm")
+            if record is not None:
+                await cgroups.remove(record.config.effective_cgroup_parent)
+                shutil.rmtree(record.log_directory, ignore_errors=True)
+            shutil.rmtree(directory, ignore_errors=True)
+        self._locks.pop(sandbox_id, None)
+
+    async def sandbox_status(self, sandbox_id: SandboxId) -> SandboxStatus:
+        r = self._sandbox(sandbox_id)
+        return SandboxStatus(
+            id=r.id, uid=r.config.uid, name=r.config.name, namespace=r.config.namespace, state=r.state,
+            created_at=r.created_at, ip=r.ip, netns_path=Path(r.netns) if r.netns else None,
+            labels=dict(r.config.labels), annotations=dict(r.config.annotations),
+        )
+
+    async def list_sandboxes(self) -> list[SandboxStatus]:
+        out: list[SandboxStatus] = []
+        for sid in self.dirs.sandbox_ids():
+            with contextlib.suppress(NotFound, ValueError):
+                out.append(await self.sandbox_status(sid))
+        return out
+
+    # -- containers --------------------------------------------------------------------------
+
+    async def create_container(self, sandbox_id: SandboxId, config: ContainerConfig) -> ContainerId:
+        sandbox = self._sandbox(sandbox_id)
+        if sandbox.state is not SandboxState.READY:
+            raise InvalidState(f"sandbox {sandbox_id} is not ready")
+        container_id = ContainerId(secrets.token_hex(32))
+        directory = self.dirs.container(container_id)
+        directory.mkdir(parents=True)
+        sandbox_dir = self.dirs.sandbox(sandbox_id)
+        try:
+            root = rootfs.mount_overlay(config.lowerdirs, directory)
+            termination_log = directory / "termination-log"
+            termination_log.touch()
+            # Writable by whatever user the container runs as.
+            termination_log.chmod(0o666)
+            paths = BundlePaths(
+                rootfs=root, netns=Path(sandbox.netns), hosts=sandbox_dir / "hosts", hostname=sandbox_dir / "hostname",
+                resolv_conf=sandbox_dir / "resolv.conf", shm=sandbox_dir / "shm", termination_log=termination_log,
+            )
+            spec = build_spec(config, sandbox.config, container_id=container_id, paths=paths, memory_swap_supported=self._swap)
+            (directory / "config.json").write_text(json.dumps(spec, indent=1))
+            log_path = sandbox.log_directory / config.name / f"{config.attempt}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            record = ContainerRecord(
+                id=container_id, sandbox_id=sandbox_id, name=config.name, attempt=config.attempt, image=config.image,
+                created_at=time.time_ns(), log_path=log_path,
+                stop_signal=parse_signal(config.image_config.get("StopSignal")),
+                runtime=self.runtime_binary, runtime_root=str(self.settings.runtime_root), tty=config.tty,
+                stdin=config.stdin, termination_message_policy=config.termination_message_policy,
+                labels=dict(config.labels), annotations=dict(config.annotations),
+            )
+            save_container(directory, record)
+        except BaseException:
+            rootfs.unmount_overlay(directory)
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        self._records[container_id] = record
+        return container_id
+
+    def _record(self, container_id: str) -> ContainerRecord:
+        record = self._records.get(container_id)
+        if record is None:
+            try:
+                record = load_container(self.dirs.container(container_id))
+            except FileNotFoundError:
+                raise NotFound(f"container {container_id} not found") from None
+            self._records[container_id] = record
+        return record
+
+    def _all_container_records(self) -> list[ContainerRecord]:
+        out = []
+        for cid in self.dirs.container_ids():
+            with contextlib.suppress(NotFound, ValueError, TypeError):
+                out.append(self._record(cid))
+        return out
+
+    async def start_container(self, container_id: ContainerId) -> None:
+        record = self._record(container_id)
+        directory = self.dirs.container(container_id)
+        async with self._lock(container_id):
+            if load_shim(directory) is not None or load_exit(directory) is not None:
+                raise InvalidState(f"container {container_id} was already started")
+            Path(record.runtime_root).mkdir(parents=True, exist_ok=True)
+            answer = await self._spawn_shim(record, directory)
+            if "error" in answer:
+                # As containerd: a container that could not start is exited with reason StartError.
+                save_exit(directory, ExitRecord(exit_code=128, finished_at=time.time_ns(), reason="StartError", message=answer["error"]))
+                raise RuntimeCommandError(f"starting container {container_id}", output=answer["error"])
+
+    async def _spawn_shim(self, record: ContainerRecord, directory: Path) -> dict[str, object]:
+        spec = {
+            "id": record.id,
+            "dir": str(directory),
+            "runtime": record.runtime,
+            "root": record.runtime_root,
+            "log_path": str(record.log_path),
+            "log_max_size": self.settings.log_max_size,
+            "log_max_files": self.settings.log_max_files,
+            "tty": record.tty,
+            "stdin": record.stdin,
+        }
+        package_root = Path(kybernetes.__file__).resolve().parent.parent
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONPATH": str(package_root)}
+        # -S skips site-packages (the shim needs only the standard library and this package), -P keeps
+        # the container directory (the working directory) off sys.path.
+        proc = await asyncio.create_subprocess_exec(
+            self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim", json.dumps(spec),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            env=env, cwd=directory,
+        )
+        assert proc.stdout is not None
+        out = await proc.stdout.read()
+        await proc.wait()
+        try:
+            answer = json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            tail = (directory / "shim.log").read_text(errors="replace")[-2000:] if (directory / "shim.log").exists() else ""
+            answer = {"error": f"the shim gave no answer: {tail or out.decode(errors='replace')}"}
+        return answer
+
+    async def stop_container(self, container_id: ContainerId, *, timeout: float) -> None:
+        record = self._record(container_id)
+        directory = self.dirs.container(container_id)
+        async with self._lock(container_id):
+            shim = load_shim(directory)
+            if shim is None or load_exit(directory) is not None:
+                return
+            if timeout > 0 and process_alive(shim.pid, shim.pid_start_time):
+                _signal(shim.pid, record.stop_signal)
+                if await self._wait_exit(directory, timeout):
+                    return
+            if process_alive(shim.pid, shim.pid_start_time):
+                _signal(shim.pid, signal.SIGKILL)
+            await self._wait_exit(directory, None)
+
+    async def _wait_exit(self, directory: Path, timeout: float | None) -> bool:
+        """Wait until exit.json exists; False on timeout. Records an unknown end if nobody else can."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if load_exit(directory) is not None:
+                return True
+            shim = load_shim(directory)
+            if shim is None:
+                raise InvalidState(f"container {directory.name} was never started")
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            # The shim writes exit.json, then exits: its end is the signal to look again.
+            if process_alive(shim.shim_pid, shim.shim_start_time):
+                await _wait_pid(shim.shim_pid, shim.shim_start_time, remaining)
+            elif process_alive(shim.pid, shim.pid_start_time):
+                # The shim is gone (killed); watch the container itself, its status is lost.
+                if await _wait_pid(shim.pid, shim.pid_start_time, remaining):
+                    self._record_unknown_exit(directory)
+            else:
+                if load_exit(directory) is None:
+                    self._record_unknown_exit(directory)
+
+    def _record_unknown_exit(self, directory: Path) -> None:
+        if load_exit(directory) is None:
+            save_exit(
+                directory,
+                ExitRecord(exit_code=UNKNOWN_EXIT_CODE, finished_at=time.time_ns(), reason="Unknown",
+                           message="the container's exit was not observed (its shim was gone)"),
+            )
+
+    async def wait_container(self, container_id: ContainerId) -> ContainerStatus:
+        self._record(container_id)
+        await self._wait_exit(self.dirs.container(container_id), None)
+        return await self.container_status(container_id)
+
+    async def remove_container(self, container_id: ContainerId) -> None:
+        try:
+            record = self._record(container_id)
+        except NotFound:
+            return
+        directory = self.dirs.container(container_id)
+        if load_shim(directory) is not None:
+            await self.stop_container(container_id, timeout=0)
+        async with self._lock(container_id):
+            if load_shim(directory) is not None:
+                await self._runtime_delete(record)
+            rootfs.unmount_overlay(directory)
+            shutil.rmtree(directory, ignore_errors=True)
+            for path in logs.log_files(record.log_path):
+                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                record.log_path.parent.rmdir()
+        self._records.pop(container_id, None)
+        self._locks.pop(container_id, None)
+
+    async def _runtime_delete(self, record: ContainerRecord) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            record.runtime, "--root", record.runtime_root, "delete", "--force", record.id,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        text = out.decode(errors="replace")
+        if proc.returncode != 0 and "does not exist" not in text and "not exist" not in text:
+            raise RuntimeCommandError(f"{record.runtime} delete {record.id}", output=text)
+
+    async def container_status(self, container_id: ContainerId) -> ContainerStatus:
+        record = self._record(container_id)
+        directory = self.dirs.container(container_id)
+        shim = load_shim(directory)
+        exit_ = load_exit(directory)
+        base = dict(
+            id=record.id, sandbox_id=record.sandbox_id, name=record.name, attempt=record.attempt, image=record.image,
+            created_at=record.created_at, log_path=record.log_path, labels=dict(record.labels),
+            annotations=dict(record.annotations),
+        )
+        if exit_ is None and shim is not None and not process_alive(shim.shim_pid, shim.shim_start_time) \
+                and not process_alive(shim.pid, shim.pid_start_time):
+            # Both gone without a word (e.g. the node rebooted): settle it once, for good.
+            self._record_unknown_exit(directory)
+            exit_ = load_exit(directory)
+        if exit_ is not None:
+            return ContainerStatus(
+                **base, state=ContainerState.EXITED, started_at=shim.started_at if shim else 0,
+                finished_at=exit_.finished_at, exit_code=exit_.exit_code, reason=_reason(exit_),
+                message=exit_.message or self._termination_message(record, directory, exit_.exit_code),
+            )
+        if shim is not None:
+            return ContainerStatus(**base, state=ContainerState.RUNNING, started_at=shim.started_at, pid=shim.pid)
+        return ContainerStatus(**base, state=ContainerState.CREATED)
+
+    def _termination_message(self, record: ContainerRecord, directory: Path, exit_code: int) -> str:
+        try:
+            with open(directory / "termination-log", "rb") as f:
+                message = f.read(MAX_TERMINATION_MESSAGE)
+        except OSError:
+            message = b""
+        if not message and exit_code != 0 and record.termination_message_policy == "FallbackToLogsOnError":
+            records = logs.read_records(record.log_path, tail=FALLBACK_LOG_LINES)
+            message = b"".join(r.render() for r in records)[-FALLBACK_LOG_BYTES:]
+        return message.decode(errors="replace")
+
+    async def list_containers(self, *, sandbox_id: SandboxId | None = None) -> list[ContainerStatus]:
+        out: list[ContainerStatus] = []
+        for record in self._all_container_records():
+            if sandbox_id is None or record.sandbox_id == sandbox_id:
+                with contextlib.suppress(NotFound):
+                    out.append(await self.container_status(record.id))
+        return out
+
+    async def reopen_container_log(self, container_id: ContainerId) -> None:
+        self._record(container_id)
+        shim = load_shim(self.dirs.container(container_id))
+        if shim is None or not process_alive(shim.shim_pid, shim.shim_start_time):
+            raise InvalidState(f"container {container_id} is not running")
+        os.kill(shim.shim_pid, signal.SIGUSR1)
+
+    async def adopt(self) -> None:
+        """Pick up the records on disk: settle containers whose end went unobserved, drop half-made ones."""
+        self.dirs.containers.mkdir(parents=True, exist_ok=True)
+        self.dirs.sandboxes.mkdir(parents=True, exist_ok=True)
+        self._records.clear()
+        for cid in self.dirs.container_ids():
+            directory = self.dirs.container(cid)
+            try:
+                self._record(cid)
+            except (NotFound, ValueError, TypeError):
+                # Created no further than its directory: nothing ran, nothing to keep.
+                rootfs.unmount_overlay(directory)
+                shutil.rmtree(directory, ignore_errors=True)
+                continue
+            await self.container_status(cid)
+
+    # -- exec --------------------------------------------------------------------------------
+
+    async def exec(
+        self,
+        container_id: ContainerId,
+        command: Sequence[str],
+        *,
+        stdout: Output,
+        stderr: Output | None = None,
+        stdin: AsyncIterator[bytes] | None = None,
+        tty: bool = False,
+        resize: AsyncIterator[TerminalSize] | None = None,
+    ) -> int:
+        status = await self.container_status(container_id)
+        if status.state is not ContainerState.RUNNING:
+            raise InvalidState(f"container {container_id} is not running")
+        if not command:
+            raise RuntimeFailure("exec needs a command")
+        record = self._record(container_id)
+        argv = [record.runtime, "--root", record.runtime_root, "exec", *(["--tty"] if tty else []), record.id, *command]
+        if tty:
+            return await _exec_tty(argv, stdout=stdout, stdin=stdin, resize=resize)
+        return await _exec_pipes(argv, stdout=stdout, stderr=stderr or stdout, stdin=stdin)
+
+
+def _reason(exit_: ExitRecord) -> str:
+    if exit_.reason:
+        return exit_.reason
+    if exit_.oom_killed:
+        return "OOMKilled"
+    return "Completed" if exit_.exit_code == 0 else "Error"
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+async def _wait_pid(pid: int, start_time: int | None, timeout: float | None) -> bool:
+    """Wait for the process to end (it need not be our child); False on timeout."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        # The pid may have been reused between the caller's check and pidfd_open.
+        if not process_alive(pid, start_time):
+            return True
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+        try:
+            await asyncio.wait_for(done, timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            loop.remove_reader(fd)
+    finally:
+        os.close(fd)
+
+
+async def _pump_reader(reader: asyncio.StreamReader, out: Output) -> None:
+    while chunk := await reader.read(1 << 16):
+        await out(chunk)
+
+
+async def _feed(writer: asyncio.StreamWriter, stdin: AsyncIterator[bytes]) -> None:
+    try:
+        async for chunk in stdin:
+            writer.write(chunk)
+            await writer.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            writer.close()
+
+
+async def _exec_pipes(argv: list[str], *, stdout: Output, stderr: Output, stdin: AsyncIterator[bytes] | None) -> int:
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    feeder: asyncio.Task[None] | None = None
+    try:
+        async with asyncio.TaskGroup() as tg:
+            if stdin is not None:
+                assert proc.stdin is not None
+                # Not in the group: a caller's stdin that never ends must not keep exec waiting.
+                feeder = asyncio.create_task(_feed(proc.stdin, stdin))
+            tg.create_task(_pump_reader(proc.stdout, stdout))
+            tg.create_task(_pump_reader(proc.stderr, stderr))
+        return await proc.wait()
+    finally:
+        if feeder is not None:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+def _set_winsize(fd: int, size: TerminalSize) -> None:
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
+
+
+async def _exec_tty(argv: list[str], *, stdout: Output, stdin: AsyncIterator[bytes] | None, resize: AsyncIterator[TerminalSize] | None) -> int:
+    # runc relays a foreground exec's terminal through its own stdio, which must be a terminal:
+    # give it the slave of a pseudo-terminal we hold, and resize by setting our size and sending
+    # SIGWINCH, which runc forwards to the container's terminal.
+    master, slave = os.openpty()
+    _set_winsize(master, TerminalSize(80, 24))
+    try:
+        proc = await asyncio.create_subprocess_exec(*argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    finally:
+        os.close(slave)
+    os.set_blocking(master, False)
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            data = os.read(master, 1 << 16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""  # EIO: every holder of the slave has closed it
+        if not data:
+            loop.remove_reader(master)
+        chunks.put_nowait(data)
+
+    async def pump_out() -> None:
+        while data := await chunks.get():
+            await stdout(data)
+
+    async def feed() -> None:
+        assert stdin is not None
+        async for chunk in stdin:
+            view = memoryview(chunk)
+            while view:
+                try:
+                    n = os.write(master, view)
+                    view = view[n:]
+                except BlockingIOError:
+                    await asyncio.sleep(0.01)
+
+    async def follow_resize() -> None:
+        assert resize is not None
+        async for size in resize:
+            _set_winsize(master, size)
+            _signal(proc.pid, signal.SIGWINCH)
+
+    loop.add_reader(master, readable)
+    pump = asyncio.create_task(pump_out())
+    side: list[asyncio.Task[None]] = []
+    try:
+        if stdin is not None:
+            side.append(asyncio.create_task(feed()))
+        if resize is not None:
+            side.append(asyncio.create_task(follow_resize()))
+        code = await proc.wait()
+        # Drain what the terminal still holds: reads end in EIO once runc has gone.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pump), 2.0)
+        return code
+    finally:
+        side.append(pump)
+        for task in side:
+            task.cancel()
+        for task in side:
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await task
+        with contextlib.suppress(ValueError, OSError):
+            loop.remove_reader(master)
+        os.close(master)
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()

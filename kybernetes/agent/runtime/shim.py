@@ -1,0 +1,365 @@
+"""shim: the small per-container process that starts a container, copies its output and records its exit.
+
+Why a process of its own: a detached container (`runc run -d`) is re-parented away from runc the
+moment runc returns, so its exit status and its stdout/stderr must be held by something that
+outlives both runc and the agent. Like containerd's shim and CRI-O's conmon, this process:
+
+1. double-forks into its own session (the agent only waits for the first, short-lived process),
+   and becomes a child subreaper, so the container's init is re-parented to it when runc exits;
+2. runs `runc run -d` (or crun) with the container's stdout and stderr connected to pipes it
+   holds (with a TTY: receives the pseudo-terminal's master over `--console-socket`);
+3. writes `shim.json` (its own pid, the container's pid, both start times, the start time of
+   the container) and answers the agent on its stdout with one JSON line, then closes it;
+4. copies the pipes into the CRI log file (`logs.LogWriter`, rotating by size; SIGUSR1 reopens);
+5. reaps the container, reads the memory cgroup's OOM-kill counter, and writes `exit.json`
+   atomically — whether or not the agent is alive — then exits.
+
+SIGTERM, SIGINT and SIGHUP are ignored so that the agent's shutdown or terminal does not take
+the shim along. A restarted agent finds running containers by `shim.json` and learns their end
+from `exit.json`; it can wait for the end by watching the shim's pid.
+
+This module runs as `python -S -P -m kybernetes.agent.runtime.shim SPEC` and imports little,
+because its start-up time is part of every container start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SHIM_FILE = "shim.json"
+EXIT_FILE = "exit.json"
+SHIM_LOG = "shim.log"
+RUNC_LOG = "runc.log"
+PID_FILE = "pid"
+CONSOLE_SOCKET = "console.sock"
+STDIN_FIFO = "stdin"
+
+# After the container exits, output still buffered in pipes held by its (now killed) children is
+# drained for at most this long.
+DRAIN_SECONDS = 2.0
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def proc_start_time(pid: int) -> int | None:
+    """proc_start_time is the process's start time in clock ticks since boot, or None if it is gone.
+
+    A pid together with its start time names one process for good, even after the pid is reused.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # Field 2 (comm) may contain spaces and parentheses; fields after the last ')' start at field 3.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    if fields[0] == b"Z":
+        return None
+    return int(fields[19])
+
+
+def process_alive(pid: int, start_time: int | None) -> bool:
+    """process_alive is true while the process `pid` started at `start_time` still runs (zombies are dead)."""
+    return pid > 0 and start_time is not None and proc_start_time(pid) == start_time
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """write_json_atomic replaces `path` with `value` so that readers see the old or the new file, whole."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(value, f)
+    os.replace(tmp, path)
+
+
+def memory_cgroup_dir(pid: int) -> str:
+    """memory_cgroup_dir is the memory cgroup directory of `pid` (v1 hierarchy, or v2 unified), or ''."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            return f"/sys/fs/cgroup/memory{path}"
+    for line in lines:
+        if line.startswith("0::") and os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            return f"/sys/fs/cgroup{line[3:]}"
+    return ""
+
+
+def oom_kills(cgroup_dir: str) -> int:
+    """oom_kills reads how many processes the OOM killer ended in the cgroup (v1 oom_control or v2 events)."""
+    for name in ("memory.oom_control", "memory.events"):
+        try:
+            with open(os.path.join(cgroup_dir, name)) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except OSError:
+            continue
+    return 0
+
+
+def runc_error(path: Path) -> str:
+    """runc_error is the last error message in runc's or crun's JSON log."""
+    message = ""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return message
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            message = line or message
+            continue
+        if entry.get("level") in ("error", "fatal"):
+            message = entry.get("msg", message)
+    return message
+
+
+class _Shim:
+    """_Shim is the state of the detached shim process for one container."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.dir = Path(spec["dir"])
+        self.reopen_requested = False
+        self.status: int | None = None
+        self.pid = 0
+        self.started_at = 0
+        self.memory_cgroup = ""
+        self.oom_baseline = 0
+
+    def run(self) -> None:
+        os.chdir(self.dir)
+        log_fd = os.open(SHIM_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_IGN)
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGUSR1, self._on_usr1)
+
+        streams, error = self._start_container()
+        if error is not None:
+            self._answer({"error": error})
+            return
+        self._answer({"pid": self.pid, "started_at": self.started_at})
+        self._copy_until_exit(streams, wake_r)
+
+    def _on_usr1(self, *_: object) -> None:
+        self.reopen_requested = True
+
+    def _start_container(self) -> tuple[dict[int, str], str | None]:
+        spec = self.spec
+        tty = bool(spec.get("tty"))
+        devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        if spec.get("stdin"):
+            if not os.path.exists(STDIN_FIFO):
+                os.mkfifo(STDIN_FIFO, 0o600)
+            # Read-write so that opening never blocks and the container never sees EOF between attaches.
+            stdin = os.open(STDIN_FIFO, os.O_RDWR | os.O_CLOEXEC)
+        else:
+            stdin = devnull
+        argv = [
+            spec["runtime"], "--root", spec["root"], "--log", RUNC_LOG, "--log-format", "json",
+            "run", "-d", "--pid-file", PID_FILE, "--bundle", str(self.dir),
+        ]
+        streams: dict[int, str] = {}
+        listener: socket.socket | None = None
+        if tty:
+            try:
+                os.unlink(CONSOLE_SOCKET)
+            except FileNotFoundError:
+                pass
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            # A relative path: the container directory may be longer than a socket address allows.
+            listener.bind(CONSOLE_SOCKET)
+            listener.listen(1)
+            argv += ["--console-socket", CONSOLE_SOCKET]
+            actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+            writers: list[int] = []
+        else:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+            err_r, err_w = os.pipe2(os.O_CLOEXEC)
+            streams = {out_r: "stdout", err_r: "stderr"}
+            actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+            writers = [out_w, err_w]
+        argv.append(spec["id"])
+        runc_pid = os.posix_spawn(spec["runtime"], argv, os.environ, file_actions=actions)
+        runc_status: int | None = None
+        if listener is not None:
+            master, runc_status = self._receive_console(listener, runc_pid)
+            if master is not None:
+                streams = {master: "stdout"}
+        if runc_status is None:
+            _, runc_status = os.waitpid(runc_pid, 0)
+        for fd in writers:
+            os.close(fd)
+        if stdin != devnull:
+            os.close(stdin)
+        os.close(devnull)
+        if runc_status != 0:
+            for fd in streams:
+                os.close(fd)
+            error = runc_error(self.dir / RUNC_LOG) or f"{spec['runtime']} run exited with status {os.waitstatus_to_exitcode(runc_status)}"
+            return {}, error
+        self.pid = int(Path(PID_FILE).read_text().strip())
+        self.started_at = time.time_ns()
+        self.memory_cgroup = memory_cgroup_dir(self.pid)
+        self.oom_baseline = oom_kills(self.memory_cgroup) if self.memory_cgroup else 0
+        write_json_atomic(
+            self.dir / SHIM_FILE,
+            {
+                "shim_pid": os.getpid(),
+                "shim_start_time": proc_start_time(os.getpid()),
+                "pid": self.pid,
+                "pid_start_time": proc_start_time(self.pid),
+                "started_at": self.started_at,
+                "memory_cgroup": self.memory_cgroup,
+            },
+        )
+        return streams, None
+
+    def _receive_console(self, listener: socket.socket, runc_pid: int) -> tuple[int | None, int | None]:
+        """Accept the terminal master from runc; also return runc's status if it exited without sending one."""
+        listener.settimeout(0.05)
+        try:
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except socket.timeout:
+                    # runc connects once the terminal exists; if it fails before that, it never does.
+                    pid, status = os.waitpid(runc_pid, os.WNOHANG)
+                    if pid:
+                        return None, status
+                    continue
+                with conn:
+                    _, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+                return (fds[0] if fds else None), None
+        finally:
+            listener.close()
+            os.unlink(CONSOLE_SOCKET)
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        os.write(1, (json.dumps(message) + "\n").encode())
+        # Let go of the agent's pipe: the agent reads until EOF.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.status = status
+
+    def _copy_until_exit(self, streams: dict[int, str], wake_r: int) -> None:
+        from kybernetes.agent.runtime.logs import LogWriter
+
+        spec = self.spec
+        writer = LogWriter(
+            Path(spec["log_path"]),
+            max_size=int(spec.get("log_max_size") or 10 * 1024 * 1024),
+            max_files=int(spec.get("log_max_files") or 5),
+        )
+        sel = selectors.DefaultSelector()
+        for fd in streams:
+            sel.register(fd, selectors.EVENT_READ)
+        sel.register(wake_r, selectors.EVENT_READ)
+        deadline: float | None = None
+        self._reap()
+        while True:
+            if self.status is not None:
+                if not streams:
+                    break
+                if deadline is None:
+                    deadline = time.monotonic() + DRAIN_SECONDS
+                elif time.monotonic() >= deadline:
+                    break
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            for key, _ in sel.select(timeout):
+                fd = key.fd
+                if fd == wake_r:
+                    try:
+                        while os.read(wake_r, 4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
+                try:
+                    data = os.read(fd, 1 << 16)
+                except OSError:
+                    # A terminal's master reads EIO once the container side is closed.
+                    data = b""
+                if data:
+                    writer.write(streams[fd], data)
+                else:
+                    sel.unregister(fd)
+                    writer.close_stream(streams.pop(fd))
+                    os.close(fd)
+            if self.reopen_requested:
+                self.reopen_requested = False
+                writer.reopen()
+            self._reap()
+        writer.close()
+        assert self.status is not None
+        code = os.waitstatus_to_exitcode(self.status)
+        signum = -code if code < 0 else 0
+        oom = bool(self.memory_cgroup) and oom_kills(self.memory_cgroup) > self.oom_baseline
+        write_json_atomic(
+            self.dir / EXIT_FILE,
+            {
+                "exit_code": 128 + signum if signum else code,
+                "signal": signum,
+                "finished_at": time.time_ns(),
+                "oom_killed": oom,
+            },
+        )
+
+
+def main(argv: list[str]) -> None:
+    spec = json.loads(argv[1])
+    # The agent waits for this first process only; the shim proper is orphaned at once so that it
+    # belongs to no agent and lives on in its own session.
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    try:
+        _Shim(spec).run()
+    except BaseException as exc:  # noqa: BLE001 - the agent must get an answer whatever happened
+        import traceback
+
+        traceback.print_exc()
+        try:
+            os.write(1, (json.dumps({"error": f"shim: {exc!r}"}) + "\n").encode())
+        except OSError:
+            pass
+        os._exit(1)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
