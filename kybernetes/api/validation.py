@@ -52,6 +52,10 @@ def is_dns1123_label(value: str) -> list[str]:
     if len(value) > DNS1123_LABEL_MAX:
         errs.append(_max_len(DNS1123_LABEL_MAX))
     if not _dns1123_label.match(value):
+        if _dns1123_subdomain.match(value):
+            # A valid subdomain that is not a label can only be wrong by its dots; upstream says so.
+            errs.append("must not contain dots")
+            return errs
         errs.append(
             _regex_error(
                 "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
@@ -171,10 +175,10 @@ def is_valid_port_name(name: str) -> list[str]:
         errs.append(_max_len(15))
     if not _port_name_chars.match(name):
         errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not _port_name_letter.search(name):
+        errs.append("must contain at least one letter (a-z)")
     if "--" in name:
         errs.append("must not contain consecutive hyphens")
-    if name and not _port_name_letter.search(name):
-        errs.append("must contain at least one letter (a-z)")
     if name.startswith("-") or name.endswith("-"):
         errs.append("must not begin or end with a hyphen")
     return errs
@@ -197,7 +201,9 @@ def is_c_identifier(value: str) -> list[str]:
 
 def is_env_var_name(value: str) -> list[str]:
     """Upstream (1.30+) accepts any printable ASCII except '=' in environment variable names."""
-    if not value or any(ch == "=" or not (32 <= ord(ch) <= 126) for ch in value):
+    if not value:
+        return ["environment variable name must be non-empty"]
+    if any(ch == "=" or not (32 <= ord(ch) <= 126) for ch in value):
         return ["a valid environment variable name must consist only of printable ASCII characters other than '='"]
     return []
 
@@ -263,7 +269,7 @@ def validate_annotations(annotations: Any, path: str) -> list[FieldError]:
     for key, value in annotations.items():
         for msg in is_qualified_name(key.lower()):
             errs.append(invalid(path, key, msg))
-        total += len(key) + len(value if isinstance(value, str) else str(value))
+        total += len(key.encode()) + len((value if isinstance(value, str) else str(value)).encode())
     if total > TOTAL_ANNOTATION_SIZE:
         errs.append(too_long(path, "", TOTAL_ANNOTATION_SIZE))
     return errs
@@ -295,9 +301,9 @@ def validate_label_selector(selector: Any, path: str) -> list[FieldError]:
         key = expr.get("key") or ""
         for msg in is_qualified_name(key):
             errs.append(invalid(f"{epath}.key", key, msg))
-        for value in values:
+        for vi, value in enumerate(values):
             for msg in is_valid_label_value(str(value)):
-                errs.append(invalid(f"{epath}.values", value, msg))
+                errs.append(invalid(f"{epath}.values[{vi}]", value, msg))
     return errs
 
 
@@ -315,6 +321,7 @@ def validate_immutable(new: Any, old: Any, path: str) -> list[FieldError]:
 
 _OWNER_REQUIRED = ("apiVersion", "kind", "name", "uid")
 # Finalizers the system itself uses; any other must be domain-qualified (`example.com/cleanup`).
+# Finalizers Namespace spec.finalizers may carry without a domain.
 STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})
 
 
@@ -330,8 +337,9 @@ def validate_object_meta(
     name = meta.get("name") or ""
     generate_name = meta.get("generateName") or ""
     if generate_name:
-        # Upstream checks the prefix with the trailing '-' removed, as the generated suffix follows it.
-        for msg in name_rule(generate_name.rstrip("-") or generate_name):
+        # Upstream masks a trailing '-' (the generated suffix follows it) before checking the prefix.
+        masked = generate_name[:-1] + "a" if len(generate_name) > 1 and generate_name.endswith("-") else generate_name
+        for msg in name_rule(masked):
             errs.append(invalid(f"{path}.generateName", generate_name, msg))
     if not name:
         errs.append(required(f"{path}.name", "name or generateName is required"))
@@ -352,28 +360,36 @@ def validate_object_meta(
         errs.append(invalid(f"{path}.generation", generation, "must be greater than or equal to 0"))
     errs.extend(validate_labels(meta.get("labels"), f"{path}.labels"))
     errs.extend(validate_annotations(meta.get("annotations"), f"{path}.annotations"))
-    controllers = 0
-    for i, ref in enumerate(meta.get("ownerReferences") or []):
-        rpath = f"{path}.ownerReferences[{i}]"
-        for key in _OWNER_REQUIRED:
+    controllers: list[str] = []
+    for ref in meta.get("ownerReferences") or []:
+        # Upstream reports owner errors at the list path, without an index.
+        rpath = f"{path}.ownerReferences"
+        api_version = ref.get("apiVersion") or ""
+        version = api_version.split("/")[-1] if api_version else ""
+        if not version:
+            errs.append(invalid(f"{rpath}.apiVersion", api_version, "version must not be empty"))
+        for key in ("kind", "name", "uid"):
             if not ref.get(key):
-                errs.append(invalid(f"{rpath}.{key}", ref.get(key, ""), f"{key} must not be empty") if key != "uid" else invalid(f"{rpath}.uid", "", "uid must not be empty"))
+                errs.append(invalid(f"{rpath}.{key}", ref.get(key, ""), "must not be empty"))
+        if api_version == "v1" and ref.get("kind") == "Event":
+            errs.append(invalid(rpath, ref, "/v1, Kind=Event is disallowed from being an owner"))
         if ref.get("controller"):
-            controllers += 1
-    if controllers > 1:
-        errs.append(invalid(f"{path}.ownerReferences", meta.get("ownerReferences"), "Only one reference can have Controller set to true"))
-    seen: set[str] = set()
-    for i, fin in enumerate(meta.get("finalizers") or []):
+            controllers.append(f"{ref.get('kind')}/{ref.get('name')}")
+    if len(controllers) > 1:
+        errs.append(invalid(
+            f"{path}.ownerReferences", meta.get("ownerReferences"),
+            "Only one reference can have Controller set to true. Found \"true\" in references for " + " and ".join(controllers),
+        ))
+    finalizers = meta.get("finalizers") or []
+    for i, fin in enumerate(finalizers):
         if not isinstance(fin, str):
             errs.append(invalid(f"{path}.finalizers[{i}]", fin, "must be a string"))
             continue
+        # Unqualified names are accepted (upstream only warns); the standard-name rule is the Namespace spec's.
         for msg in is_qualified_name(fin):
             errs.append(invalid(f"{path}.finalizers", fin, msg))
-        if "/" not in fin and fin not in STANDARD_FINALIZERS:
-            errs.append(invalid(f"{path}.finalizers", fin, "name is neither a standard finalizer name nor is it fully qualified"))
-        if fin in seen:
-            errs.append(duplicate(f"{path}.finalizers[{i}]", fin))
-        seen.add(fin)
+    if "orphan" in finalizers and "foregroundDeletion" in finalizers:
+        errs.append(invalid(f"{path}.finalizers", finalizers, "finalizer orphan and foregroundDeletion cannot be both set"))
     return errs
 
 
@@ -383,15 +399,17 @@ def validate_object_meta_update(new: dict[str, Any], old: dict[str, Any], path: 
     for key in ("name", "namespace", "uid", "creationTimestamp"):
         if (new.get(key) or "") != (old.get(key) or ""):
             errs.append(invalid(f"{path}.{key}", new.get(key) or "", "field is immutable"))
-    if old.get("deletionTimestamp") and new.get("deletionTimestamp") != old.get("deletionTimestamp"):
-        errs.append(invalid(f"{path}.deletionTimestamp", new.get("deletionTimestamp"), "field is immutable; may only be changed via deletion"))
+    if new.get("deletionTimestamp") != old.get("deletionTimestamp"):
+        errs.append(invalid(f"{path}.deletionTimestamp", new.get("deletionTimestamp"), "field is immutable"))
     if old.get("deletionTimestamp"):
-        added = [f for f in new.get("finalizers") or [] if f not in (old.get("finalizers") or [])]
+        added = sorted(set(new.get("finalizers") or []) - set(old.get("finalizers") or []))
         if added:
             shown = "[]string{" + ", ".join(f'"{f}"' for f in added) + "}"
             errs.append(forbidden(f"{path}.finalizers", f"no new finalizers can be added if the object is being deleted, found new finalizers {shown}"))
-    if old.get("deletionGracePeriodSeconds") is not None and new.get("deletionGracePeriodSeconds") != old.get("deletionGracePeriodSeconds"):
-        errs.append(invalid(f"{path}.deletionGracePeriodSeconds", new.get("deletionGracePeriodSeconds"), "field is immutable; may only be changed via deletion"))
+    if new.get("deletionGracePeriodSeconds") != old.get("deletionGracePeriodSeconds"):
+        errs.append(invalid(f"{path}.deletionGracePeriodSeconds", new.get("deletionGracePeriodSeconds"), "field is immutable"))
+    if int(new.get("generation") or 0) < int(old.get("generation") or 0):
+        errs.append(invalid(f"{path}.generation", new.get("generation"), "must not be decremented"))
     return errs
 
 

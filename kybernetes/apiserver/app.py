@@ -388,7 +388,7 @@ class APIServer:
         try:
             label_selector = parse_selector(request.query.get("labelSelector"))
         except SelectorError as exc:
-            raise errors.bad_request(f"unable to parse requirement: {exc}" if not str(exc).startswith("unable") else str(exc)) from None
+            raise errors.bad_request(str(exc)) from None
         try:
             field_selector = parse_field_selector(request.query.get("fieldSelector"))
         except FieldSelectorError as exc:

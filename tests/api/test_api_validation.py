@@ -62,7 +62,7 @@ BAD_IP = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
         ("a-", [DNS1123_LABEL]),
         ("My-name", [DNS1123_LABEL]),
         ("a_b", [DNS1123_LABEL]),
-        pytest.param("a.b", ["must not contain dots"], marks=upstream_differs("a valid subdomain gets 'must not contain dots'")),
+        pytest.param("a.b", ["must not contain dots"]),
     ],
     ids=["name", "leading-digit", "63", "64", "empty", "leading-hyphen", "trailing-hyphen", "upper-case", "underscore", "dots"],
 )
@@ -186,12 +186,10 @@ def test_port_numbers(port: object, ok: bool) -> None:
         pytest.param(
             "1--2",
             ["must contain at least one letter (a-z)", "must not contain consecutive hyphens"],
-            marks=upstream_differs("the letter check comes before the consecutive-hyphens check"),
         ),
         pytest.param(
             "",
             ["must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)", "must contain at least one letter (a-z)"],
-            marks=upstream_differs("an empty name also lacks a letter"),
         ),
     ],
     ids=["http", "digits-and-hyphen", "15", "16", "upper-case", "no-letter", "leading-hyphen", "double-hyphen", "order", "empty"],
@@ -210,7 +208,7 @@ def test_port_names(name: str, messages: list[str]) -> None:
         ("A=B", ["a valid environment variable name must consist only of printable ASCII characters other than '='"]),
         ("caf\u00e9", ["a valid environment variable name must consist only of printable ASCII characters other than '='"]),
         ("tab\there", ["a valid environment variable name must consist only of printable ASCII characters other than '='"]),
-        pytest.param("", ["environment variable name must be non-empty"], marks=upstream_differs("IsRelaxedEnvVarName's empty message")),
+        pytest.param("", ["environment variable name must be non-empty"]),
     ],
     ids=["upper", "dots-and-hyphens", "leading-digit", "space", "equals", "non-ascii", "tab", "empty"],
 )
@@ -274,7 +272,7 @@ def test_good_metadata_has_no_errors() -> None:
         labels={"app": "web", "example.com/tier": ""},
         annotations={"Example.com/Note": "anything at all"},
         ownerReferences=[{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "uid": "u1", "controller": True}],
-        finalizers=["example.com/cleanup", "kubernetes", "orphan", "foregroundDeletion"],
+        finalizers=["example.com/cleanup", "kubernetes", "orphan"],
     )
     assert meta_errors(meta) == []
 
@@ -297,7 +295,6 @@ def test_good_metadata_has_no_errors() -> None:
             {"generateName": "web.-", "name": "web.-abcde", "namespace": "default"},
             True,
             [f'metadata.name: Invalid value: "web.-abcde": {DNS1123_SUBDOMAIN}'],
-            marks=upstream_differs("maskTrailingDash turns the last two characters of 'web.-' into 'a', so the prefix passes"),
         ),
         ({"name": "web"}, True, ["metadata.namespace: Required value"]),
         ({"name": "node-1", "namespace": "default"}, False, ["metadata.namespace: Forbidden: not allowed on this type"]),
@@ -306,7 +303,6 @@ def test_good_metadata_has_no_errors() -> None:
             good_meta(namespace="a.b"),
             True,
             ['metadata.namespace: Invalid value: "a.b": must not contain dots'],
-            marks=upstream_differs("IsDNS1123Label says 'must not contain dots' for a subdomain"),
         ),
         (good_meta(generation=-1), True, ["metadata.generation: Invalid value: -1: must be greater than or equal to 0"]),
         (good_meta(labels={"a b": "x"}), True, [f'metadata.labels: Invalid value: "a b": name part {QUALIFIED}']),
@@ -318,7 +314,6 @@ def test_good_metadata_has_no_errors() -> None:
             good_meta(annotations={"big": "\u00e9" * (128 * 1024)}),
             True,
             ["metadata.annotations: Too long: may not be more than 262144 bytes"],
-            marks=upstream_differs("the annotation size limit counts bytes, not characters"),
         ),
     ],
     ids=[
@@ -346,7 +341,10 @@ def test_object_meta_reports_upstreams_errors(meta: dict, namespaced: bool, expe
 
 def test_a_kind_may_validate_names_with_its_own_rule() -> None:
     assert meta_errors(good_meta(name="a.b"), name_rule=v.is_dns1123_label) == [
-        f'metadata.name: Invalid value: "a.b": {DNS1123_LABEL}'
+        'metadata.name: Invalid value: "a.b": must not contain dots'
+    ]
+    assert meta_errors(good_meta(name="A_b"), name_rule=v.is_dns1123_label) == [
+        f'metadata.name: Invalid value: "A_b": {DNS1123_LABEL}'
     ]
 
 
@@ -359,22 +357,18 @@ OWNER = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "uid": 
         pytest.param(
             {**OWNER, "apiVersion": ""},
             ['metadata.ownerReferences.apiVersion: Invalid value: "": version must not be empty'],
-            marks=upstream_differs("owner errors are under the list path, apiVersion's message is 'version must not be empty'"),
         ),
         pytest.param(
             {**OWNER, "kind": ""},
             ['metadata.ownerReferences.kind: Invalid value: "": must not be empty'],
-            marks=upstream_differs("owner errors are under the list path with 'must not be empty'"),
         ),
         pytest.param(
             {**OWNER, "name": ""},
             ['metadata.ownerReferences.name: Invalid value: "": must not be empty'],
-            marks=upstream_differs("owner errors are under the list path with 'must not be empty'"),
         ),
         pytest.param(
             {**OWNER, "uid": ""},
             ['metadata.ownerReferences.uid: Invalid value: "": must not be empty'],
-            marks=upstream_differs("owner errors are under the list path with 'must not be empty'"),
         ),
     ],
     ids=["api-version", "kind", "name", "uid"],
@@ -388,7 +382,6 @@ def test_an_owner_reference_missing_everything_reports_each_field() -> None:
     assert fields == ["apiVersion", "kind", "name", "uid"]
 
 
-@upstream_differs("the detail names both controllers: 'Found \"true\" in references for ReplicaSet/a and ReplicaSet/b'")
 def test_only_one_owner_reference_may_be_the_controller() -> None:
     refs = [{**OWNER, "name": "a", "controller": True}, {**OWNER, "name": "b", "uid": "u2", "controller": True}]
     errs = v.validate_object_meta(good_meta(ownerReferences=refs), namespaced=True)
@@ -407,7 +400,6 @@ def test_two_controllers_are_refused() -> None:
     assert errs[0].detail.startswith("Only one reference can have Controller set to true")
 
 
-@upstream_differs("a core/v1 Event may not own objects: '/v1, Kind=Event is disallowed from being an owner'")
 def test_events_may_not_be_owners() -> None:
     refs = [{"apiVersion": "v1", "kind": "Event", "name": "e", "uid": "u"}]
     errs = v.validate_object_meta(good_meta(ownerReferences=refs), namespaced=True)
@@ -426,13 +418,10 @@ def test_events_may_not_be_owners() -> None:
         pytest.param(
             ["cleanup"],
             [],
-            marks=upstream_differs("ObjectMeta accepts an unqualified finalizer with only a warning "
-                                   "('prefer a domain-qualified finalizer name'); the standard-name rule is for Namespace spec.finalizers"),
         ),
         pytest.param(
             ["example.com/a", "example.com/a"],
             [],
-            marks=upstream_differs("ValidateFinalizers has no duplicate check"),
         ),
     ],
     ids=["qualified", "kubernetes", "orphan", "foreground", "bad-name", "empty-name-part", "unqualified", "duplicate"],
@@ -441,7 +430,6 @@ def test_finalizer_names(finalizers: list[str], expected: list[str]) -> None:
     assert meta_errors(good_meta(finalizers=finalizers)) == expected
 
 
-@upstream_differs("orphan and foregroundDeletion together: 'finalizer orphan and foregroundDeletion cannot be both set'")
 def test_orphan_and_foreground_deletion_finalizers_conflict() -> None:
     errs = v.validate_object_meta(good_meta(finalizers=["orphan", "foregroundDeletion"]), namespaced=True)
     assert [(e.field, e.detail) for e in errs] == [("metadata.finalizers", "finalizer orphan and foregroundDeletion cannot be both set")]
@@ -481,20 +469,17 @@ def test_identity_fields_are_immutable(change: dict, expected: str) -> None:
     assert update_errors({**OLD, **change}) == [expected]
 
 
-@upstream_differs("ValidateImmutableField's detail is just 'field is immutable'")
 def test_a_deletion_timestamp_may_not_change() -> None:
     old = {**OLD, "deletionTimestamp": "2024-01-02T00:00:00Z"}
     errs = v.validate_object_meta_update({**old, "deletionTimestamp": "2024-01-03T00:00:00Z"}, old)
     assert [(e.field, e.detail) for e in errs] == [("metadata.deletionTimestamp", "field is immutable")]
 
 
-@upstream_differs("an update may not set a deletionTimestamp the object did not have")
 def test_an_update_may_not_set_a_deletion_timestamp() -> None:
     errs = v.validate_object_meta_update({**OLD, "deletionTimestamp": "2024-01-03T00:00:00Z"}, OLD)
     assert [(e.field, e.detail) for e in errs] == [("metadata.deletionTimestamp", "field is immutable")]
 
 
-@upstream_differs("ValidateObjectMetaUpdate refuses a lower generation: 'must not be decremented'")
 def test_generation_may_not_go_down() -> None:
     assert update_errors({**OLD, "generation": 1}) == ["metadata.generation: Invalid value: 1: must not be decremented"]
 
@@ -515,7 +500,6 @@ def test_finalizers_may_be_added_before_deletion() -> None:
     assert update_errors({**OLD, "finalizers": ["example.com/b"]}) == []
 
 
-@upstream_differs("the new finalizers are a set: sorted and listed once")
 def test_new_finalizers_are_reported_sorted_and_once() -> None:
     old = {**OLD, "deletionTimestamp": "2024-01-02T00:00:00Z"}
     assert update_errors({**old, "finalizers": ["example.com/z", "example.com/a", "example.com/z"]}, old) == [
@@ -550,7 +534,6 @@ def test_new_finalizers_are_reported_sorted_and_once() -> None:
         pytest.param(
             {"matchExpressions": [{"key": "env", "operator": "In", "values": ["ok", "-bad"]}]},
             [f'spec.selector.matchExpressions[0].values[1]: Invalid value: "-bad": {LABEL_VALUE}'],
-            marks=upstream_differs("a bad selector value's path carries its index"),
         ),
     ],
     ids=["good", "in-without-values", "exists-with-values", "bad-operator", "bad-match-label", "bad-value-indexed"],

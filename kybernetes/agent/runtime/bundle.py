@@ -8,6 +8,8 @@ the image's /etc/passwd and /etc/group, Docker's default capabilities, masked an
 
 from __future__ import annotations
 
+import functools
+import resource
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,23 @@ MASKED_PATHS: tuple[str, ...] = (
 READONLY_PATHS: tuple[str, ...] = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
 NOFILE_LIMIT = 1048576
+
+
+def nofile_limit() -> int:
+    """nofile_limit is Docker's open-files limit, lowered to ours when we may not raise it (no CAP_SYS_RESOURCE)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return NOFILE_LIMIT if hard == resource.RLIM_INFINITY else min(NOFILE_LIMIT, hard)
+
+
+@functools.cache
+def bounding_capabilities() -> frozenset[str]:
+    """bounding_capabilities are the capabilities this process can pass on (its bounding set)."""
+    try:
+        with open("/proc/self/status") as f:
+            mask = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    except (OSError, StopIteration):
+        return frozenset(ALL_CAPABILITIES)
+    return frozenset(name for bit, name in enumerate(ALL_CAPABILITIES) if mask >> bit & 1)
 
 
 # --- command and environment ------------------------------------------------------------------
@@ -226,8 +245,10 @@ def _cap_name(name: str) -> str:
 
 def capabilities(security: Security) -> list[str]:
     """capabilities is Docker's default set with the securityContext's add and drop applied (drop first)."""
+    # A capability outside our own bounding set cannot be granted; asking for it fails the start.
+    grantable = [c for c in ALL_CAPABILITIES if c in bounding_capabilities()]
     if security.privileged:
-        return list(ALL_CAPABILITIES)
+        return grantable
     add = [_cap_name(c) for c in security.capabilities_add]
     drop = {_cap_name(c) for c in security.capabilities_drop}
     unknown = [c for c in [*add, *drop] if c != "ALL" and c not in ALL_CAPABILITIES]
@@ -236,9 +257,9 @@ def capabilities(security: Security) -> list[str]:
     caps = [] if "ALL" in drop else [c for c in DEFAULT_CAPABILITIES if c not in drop]
     if "ALL" in add:
         # As containerd: adding ALL grants every capability, then explicit drops still apply.
-        return [c for c in ALL_CAPABILITIES if c not in drop]
+        return [c for c in grantable if c not in drop]
     for c in add:
-        if c not in caps:
+        if c not in caps and c in grantable:
             caps.append(c)
     return caps
 
@@ -306,7 +327,7 @@ def build_spec(
         "env": env,
         "cwd": config.working_dir or str(config.image_config.get("WorkingDir") or "") or "/",
         "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": NOFILE_LIMIT, "soft": NOFILE_LIMIT}],
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile_limit(), "soft": nofile_limit()}],
         "noNewPrivileges": security.no_new_privileges and not security.privileged,
     }
     if config.resources.oom_score_adj is not None:

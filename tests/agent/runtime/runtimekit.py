@@ -1,0 +1,166 @@
+"""runtimekit: what the runtime's root tests and benchmark need: a busybox image layer, a fenced test network, leftovers.
+
+The test network is a bridge of its own on a random /24 that is not routed anywhere yet. Because
+the bridge plugin turns IPv4 forwarding on, a guard nftables table drops anything forwarded from
+the bridge that is not addressed to the test subnet, so no pod packet can leave the machine; the
+previous forwarding setting is restored afterwards.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from kybernetes.agent.runtime.network import NETNS_DIR, NetworkSettings
+
+BUSYBOX = Path("/usr/bin/busybox")
+CNI_DIR = Path("/usr/lib/cni")
+IP_FORWARD = Path("/proc/sys/net/ipv4/ip_forward")
+
+
+def missing_prerequisites() -> str:
+    """missing_prerequisites is why the root tests cannot run here, or ''."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, mounts, cgroups)"
+    for tool in ("runc", "ip", "nft"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    if not BUSYBOX.exists():
+        return f"{BUSYBOX} (busybox-static) is not installed"
+    for plugin in ("bridge", "host-local", "loopback", "portmap"):
+        if not (CNI_DIR / plugin).exists():
+            return f"CNI plugin {plugin} missing from {CNI_DIR}"
+    return ""
+
+
+def build_busybox_layer(dest: Path) -> Path:
+    """build_busybox_layer makes an image layer: /bin/busybox with every applet, users, a work dir."""
+    (dest / "bin").mkdir(parents=True)
+    shutil.copy2(BUSYBOX, dest / "bin" / "busybox")
+    applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (dest / "bin" / applet).symlink_to("busybox")
+    (dest / "etc").mkdir()
+    (dest / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\n"
+        "app:x:1000:1000:app:/home/app:/bin/sh\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+    )
+    (dest / "etc" / "group").write_text("root:x:0:\napp:x:1000:\nextra:x:2000:app\nnogroup:x:65534:\n")
+    for d in ("tmp", "root", "home/app", "srv", "proc", "sys", "dev"):
+        (dest / d).mkdir(parents=True, exist_ok=True)
+    (dest / "tmp").chmod(0o1777)
+    os.chown(dest / "home" / "app", 1000, 1000)
+    (dest / "srv" / "from-image.txt").write_text("layer\n")
+    return dest
+
+
+def _routed_networks() -> list[ipaddress.IPv4Network]:
+    out = subprocess.run(["ip", "-j", "-4", "route", "show", "table", "all"], capture_output=True, text=True, check=True).stdout
+    nets = []
+    for route in json.loads(out or "[]"):
+        dst = route.get("dst", "")
+        if dst and dst != "default":
+            try:
+                nets.append(ipaddress.ip_network(dst if "/" in dst else f"{dst}/32", strict=False))
+            except ValueError:
+                continue
+    return [n for n in nets if isinstance(n, ipaddress.IPv4Network)]
+
+
+@dataclass
+class TestNetwork:
+    """TestNetwork is one fenced bridge network for a test session."""
+
+    settings: NetworkSettings
+    guard_table: str
+    saved_ip_forward: str
+
+    @property
+    def subnet(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network(self.settings.pod_cidr)
+
+
+def open_test_network() -> TestNetwork:
+    routed = _routed_networks()
+    for _ in range(100):
+        subnet = ipaddress.IPv4Network(f"10.199.{random.randint(1, 254)}.0/24")
+        if not any(subnet.overlaps(n) for n in routed):
+            break
+    else:
+        raise RuntimeError("no free 10.199.x.0/24 for a test network")
+    tag = secrets.token_hex(3)
+    bridge = f"kybt{tag}"
+    table = f"kybt_guard_{tag}"
+    saved = IP_FORWARD.read_text().strip()
+    rules = f"""
+table inet {table} {{
+  chain forward {{
+    type filter hook forward priority -300; policy accept;
+    iifname "{bridge}" ip daddr != {subnet} drop
+    oifname "{bridge}" ip saddr != {subnet} drop
+    iifname "{bridge}" meta nfproto ipv6 drop
+  }}
+}}
+"""
+    subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
+    settings = NetworkSettings(pod_cidr=str(subnet), bridge=bridge, network_name=f"kybt-{tag}", netns_prefix=f"kybt{tag}-")
+    return TestNetwork(settings=settings, guard_table=table, saved_ip_forward=saved)
+
+
+def close_test_network(net: TestNetwork) -> None:
+    # Namespaces with this session's prefix are ours alone; a failed test may have left one.
+    for name in netns_names(net.settings.netns_prefix):
+        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+    subprocess.run(["ip", "link", "delete", net.settings.bridge], capture_output=True)
+    IP_FORWARD.write_text(net.saved_ip_forward + "\n")
+    subprocess.run(["nft", "delete", "table", "inet", net.guard_table], capture_output=True)
+
+
+def netns_names(prefix: str) -> list[str]:
+    try:
+        return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))
+    except FileNotFoundError:
+        return []
+
+
+def bridge_ports(bridge: str) -> list[str]:
+    out = subprocess.run(["ip", "-j", "link", "show", "master", bridge], capture_output=True, text=True).stdout
+    return [link["ifname"] for link in json.loads(out or "[]")]
+
+
+def ip_allocations(ipam_dir: Path) -> list[str]:
+    """ip_allocations lists host-local's reserved-address files (its bookkeeping files excluded)."""
+    found = []
+    for p in ipam_dir.rglob("*"):
+        try:
+            ipaddress.ip_address(p.name)
+        except ValueError:
+            continue
+        found.append(str(p))
+    return found
+
+
+def mounts_under(root: Path) -> list[str]:
+    prefix = str(root.resolve())
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split(" ")[4] for line in f]
+    return [p for p in points if p == prefix or p.startswith(prefix + "/")]
+
+
+def cgroup_dirs(relative: str) -> list[str]:
+    rel = relative.strip("/")
+    return [str(root / rel) for root in Path("/sys/fs/cgroup").iterdir() if (root / rel).is_dir()]
+
+
+def runc_containers(runtime: str, root: Path) -> list[str]:
+    out = subprocess.run([runtime, "--root", str(root), "list", "-q"], capture_output=True, text=True).stdout
+    return out.split()
