@@ -60,6 +60,10 @@ def _render_value(value: Any) -> str:
         return "null"
     if isinstance(value, (int, float)):
         return str(value)
+    # Go's %#v for string slices (clusterIPs, podCIDRs, …); other shapes fall back to JSON.
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "[]string{" + ", ".join(_render_value(v) for v in value) + "}"
+    # Maps stay JSON: a dict may be a Go map or a struct, and only the caller's type would tell.
     import orjson
 
     return orjson.dumps(value).decode()

@@ -188,8 +188,11 @@ def _progress(ref: str) -> Iterator[Callable[[int, int], None]]:
         finally:
             print(file=sys.stderr)
         return
+    from rich.console import Console
+
+    # On stderr, so that stdout stays the one result line scripts read.
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=None, transient=False) as bar:
+                  console=Console(stderr=True)) as bar:
         task = bar.add_task(ref, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 

@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kyb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _server_parser(sub)
+    # Node commands import their modules lazily: `kyb server` start-up should not pay for them.
+    from kybernetes.cli import images
+
+    images.register(sub)
     return parser
 
 

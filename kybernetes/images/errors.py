@@ -19,8 +19,8 @@
             ├── NotFoundError         404: unknown repository, tag or blob
             └── TooManyRequestsError  429: rate limited (Docker Hub's pull limit)
 
-A `ContentError` met during a pull is re-raised as a `PullError` chained to it (`raise ... from`),
-so the agent sees one family for ErrImagePull and a person sees the root cause.
+A `ContentError` or `StorageError` met during a pull is re-raised as a `PullError` chained to it
+(`raise ... from`), so the agent sees one family for ErrImagePull and a person sees the root cause.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ Applying needs root (whiteout devices and trusted.* xattrs), as overlayfs itself
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -152,7 +153,7 @@ def apply(blob: Path, dest: Path, *, lowers: list[Path], diff_id: str) -> None:
         raise CorruptLayerError(f"layer content is {reader.digest}, the image config says {diff_id}")
 
 
-_STORAGE_ERRNOS = {28, 122, 13, 1, 30, 5}  # ENOSPC, EDQUOT, EACCES, EPERM, EROFS, EIO
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO}
 
 
 class _Applier:

@@ -177,9 +177,13 @@ class Puller:
             raise ContentError(f"image config lists {len(diff_ids)} diff_ids for {len(doc.layers)} layers")
         self._record(self.store.write_blob(config, doc.config.digest), written)
         limit = asyncio.Semaphore(self.settings.max_concurrent_downloads)
-        async with asyncio.TaskGroup() as tg:
-            for layer in doc.layers:
-                tg.create_task(self._layer(client, endpoint, repo, layer, creds, str(ref), tracker, limit, written))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for layer in doc.layers:
+                    tg.create_task(self._layer(client, endpoint, repo, layer, creds, str(ref), tracker, limit, written))
+        except BaseExceptionGroup as group:
+            # The first layer's failure is the pull's; the others were cancelled because of it.
+            raise _first(group) from None
         self._record(self.store.write_blob(body, digest), written)
         return self.store.image_from_manifest(digest)
 
@@ -250,9 +254,7 @@ class Puller:
     def _credentials_for(self, endpoint: Endpoint, ref: Reference, credentials: Credentials | None) -> Credentials | None:
         if endpoint.config.credentials is not None:
             return endpoint.config.credentials
-        own = self.config.endpoints(ref.domain)[-1:]
-        is_own_registry = endpoint.host == ref.domain or any(endpoint.url == e.url for e in own)
-        return credentials if is_own_registry else None
+        return None if endpoint.mirror else credentials
 
     def _registry_client(self) -> RegistryClient:
         if self._client is None:
@@ -274,6 +276,13 @@ class Puller:
     @staticmethod
     def _record(digest: str, written: list[str]) -> None:
         written.append(digest)
+
+
+def _first(group: BaseExceptionGroup) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
 
 
 async def _read_limited(resp: aiohttp.ClientResponse, limit: int, reference: str) -> bytes:

@@ -20,7 +20,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import aiohttp
 import orjson
@@ -98,7 +98,10 @@ class RegistryConfig:
         try:
             doc = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not YAML: {truncate(str(exc))}") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+            problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+            raise ConfigError(f"{path}: not YAML: {where}{truncate(problem)}") from None
         try:
             return cls.from_dict(doc)
         except ConfigError as exc:
@@ -112,6 +115,9 @@ class RegistryConfig:
     def from_dict(cls, doc: Any) -> RegistryConfig:
         if not isinstance(doc, dict):
             raise ConfigError("registries.yaml must be a mapping")
+        for key in ("mirrors", "configs"):
+            if not isinstance(doc.get(key) or {}, dict):
+                raise ConfigError(f"{key}: must be a mapping")
         mirrors: dict[str, Mirror] = {}
         for name, m in (doc.get("mirrors") or {}).items():
             if not isinstance(m, dict):
@@ -145,7 +151,7 @@ class RegistryConfig:
     def endpoints(self, registry: str) -> list[Endpoint]:
         """endpoints are the places to try for `registry`, mirrors first, the registry itself last."""
         mirror = self.mirrors.get(registry) or self.mirrors.get("*") or Mirror()
-        out = [self._endpoint(url, mirror.rewrite) for url in mirror.endpoints]
+        out = [self._endpoint(url, mirror.rewrite, mirror=True) for url in mirror.endpoints]
         default = DOCKER_HUB_ENDPOINT if registry == "docker.io" else registry
         host = _host_of(default)
         if _is_loopback(host):
@@ -157,14 +163,14 @@ class RegistryConfig:
         seen: set[str] = set()
         return [e for e in out if not (e.url in seen or seen.add(e.url))]  # type: ignore[func-returns-value]
 
-    def _endpoint(self, url: str, rewrite: tuple[tuple[str, str], ...]) -> Endpoint:
+    def _endpoint(self, url: str, rewrite: tuple[tuple[str, str], ...], *, mirror: bool = False) -> Endpoint:
         if "://" not in url:
             url = f"https://{url}"
         parts = urllib.parse.urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
         if not base.endswith("/v2"):
             base += "/v2"
-        return Endpoint(base, parts.netloc, self.configs.get(parts.netloc, HostConfig()), rewrite)
+        return Endpoint(base, parts.netloc, self.configs.get(parts.netloc, HostConfig()), rewrite, mirror)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +182,8 @@ class Endpoint:
     host: str
     config: HostConfig
     rewrite: tuple[tuple[str, str], ...] = ()
+    mirror: bool = False
+    """A mirror, not the registry itself: the caller's credentials for the registry are not sent here."""
 
     def repository(self, path: str) -> str:
         """repository applies the mirror's rewrites to a repository path."""
@@ -209,8 +217,8 @@ def _credentials_from_auth(auth: Any, where: str) -> Credentials:
     username, password = auth.get("username") or "", auth.get("password") or ""
     if encoded := auth.get("auth"):
         try:
-            username, _, password = base64.b64decode(encoded).decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
+            username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (ValueError, TypeError, UnicodeDecodeError):
             raise ConfigError(f"{where}.auth: not base64 of user:password") from None
     token = auth.get("identitytoken") or auth.get("identity_token") or ""
     return Credentials(str(username), str(password), str(token))
@@ -285,7 +293,8 @@ class RegistryClient:
             challenge = resp.headers.get("WWW-Authenticate", "")
             body = await resp.read()
             resp.release()
-            self._auth[key] = await self._authorize(endpoint, repository, challenge, credentials, reference, body)
+            self._auth[key] = await self._authorize(endpoint, repository, challenge, credentials, reference, body,
+                                                    stale=hdrs.get("Authorization", ""))
         if resp.status >= 400:
             body = await resp.read()
             resp.release()
@@ -293,7 +302,8 @@ class RegistryClient:
         return resp
 
     async def _authorize(self, endpoint: Endpoint, repository: str, challenge: str, credentials: Credentials | None,
-                         reference: str, body: bytes) -> str:
+                         reference: str, body: bytes, *, stale: str) -> str:
+        """_authorize answers a 401's challenge with a header to retry with; `stale` is the header just refused."""
         scheme, params = parse_challenge(challenge)
         if scheme == "basic":
             if credentials is None or not (credentials.username or credentials.password):
@@ -304,7 +314,7 @@ class RegistryClient:
         scope = params.get("scope") or (f"repository:{repository}:pull" if repository else "")
         cache_key = (params["realm"], params.get("service", ""), scope)
         cached = self._tokens.get(cache_key)
-        if cached is not None and cached.expires > time.monotonic():
+        if cached is not None and cached.expires > time.monotonic() and cached.header != stale:
             return cached.header
         token = await self._fetch_token(endpoint, params, scope, credentials, reference)
         self._tokens[cache_key] = token
@@ -406,10 +416,4 @@ def _transport_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     return truncate(str(exc) or type(exc).__name__)
-
-
-async def iter_body(resp: aiohttp.ClientResponse, chunk: int = 1 << 20) -> AsyncIterator[bytes]:
-    """iter_body yields a response body in chunks of at most `chunk` bytes."""
-    async for data in resp.content.iter_chunked(chunk):
-        yield data
 

@@ -17,7 +17,11 @@ pulls and unpacks hold `gc.lock` shared and garbage collection holds it exclusiv
 deletes a blob that a pull has written but not yet tagged. Blobs are not fsynced: content is
 verified again when it is used (a layer's diff_id on unpack).
 
-Runtime: `lowerdirs(image)` (unpacking first if needed) and `image_config(image)`; `add_lease(holder,
+Every method blocks (disk, flock): async callers run them with `asyncio.to_thread`, which also keeps
+a `remove`/`prune` waiting for an in-flight pull from stalling the event loop that pull runs on.
+
+Runtime: `lowerdirs(image)` (unpacking first if needed) and `image_config(image)` (the OCI config
+section: Entrypoint, Cmd, Env, User, WorkingDir, StopSignal, …); `add_lease(holder,
 image)` when a container is created and `remove_lease(holder)` when it is removed.
 
 Builder: `add_layer(tar)` (an uncompressed layer tar, stored gzip-compressed) or
@@ -46,14 +50,13 @@ from kybernetes.images import layers as layerfs
 from kybernetes.images import oci
 from kybernetes.images.errors import (
     ContentError,
-    CorruptLayerError,
     DigestMismatchError,
     ImageInUseError,
     ImageNotFoundError,
     ImageError,
     StorageError,
 )
-from kybernetes.images.reference import Reference, familiar_name, is_digest, parse
+from kybernetes.images.reference import is_digest, parse
 
 _CHUNK = 1 << 20
 
@@ -70,7 +73,7 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class ImageConfig:
-    """ImageConfig is what a runtime needs from an image's config to start a container."""
+    """ImageConfig is, typed, what a runtime needs from an image's config to start a container."""
 
     entrypoint: list[str] = field(default_factory=list)
     cmd: list[str] = field(default_factory=list)
@@ -383,9 +386,13 @@ class ImageStore:
             raise ImageNotFoundError(f"image {ref!r} not found")
         return image
 
-    def image_config(self, image: Image | str) -> ImageConfig:
-        """image_config is the runtime's view of the image's config: entrypoint, cmd, env, user and so on."""
-        return ImageConfig.from_json(self._image(image).config)
+    def image_config(self, image: Image | str) -> dict[str, Any]:
+        """image_config is the `config` section of the OCI image config, as the runtime reads it.
+
+        Keys as the OCI spec spells them: Entrypoint, Cmd, Env, User, WorkingDir, StopSignal,
+        ExposedPorts, Volumes, Labels. `ImageConfig.from_json(image.config)` gives the same typed.
+        """
+        return dict(self._image(image).config.get("config") or {})
 
     # --- snapshots -----------------------------------------------------------------------------
 
@@ -701,10 +708,4 @@ def _remove_tree(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-def display_name(reference: str) -> tuple[str, str]:
-    """display_name splits a full reference into (repository, tag) as `kyb images` shows them."""
-    ref = parse(reference)
-    return familiar_name(ref.name), ref.tag or "<none>"
 

@@ -230,7 +230,7 @@ async def test_a_taken_cluster_ip_is_refused_with_upstreams_message(hooks: Servi
         await hooks.before_create(services, service("b", clusterIP="10.96.0.10", clusterIPs=["10.96.0.10"]), INFO)
     assert info.value.code == 422
     assert causes(info.value) == [
-        ("spec.clusterIPs", 'Invalid value: ["10.96.0.10"]: failed to allocate IP 10.96.0.10: provided IP is already allocated')
+        ("spec.clusterIPs", 'Invalid value: []string{"10.96.0.10"}: failed to allocate IP 10.96.0.10: provided IP is already allocated')
     ]
 
 
@@ -241,7 +241,7 @@ async def test_an_out_of_range_cluster_ip_is_refused_with_upstreams_message(hook
     assert causes(info.value) == [
         (
             "spec.clusterIPs",
-            'Invalid value: ["10.1.0.5"]: failed to allocate IP 10.1.0.5: the provided IP (10.1.0.5) is not in the valid '
+            'Invalid value: []string{"10.1.0.5"}: failed to allocate IP 10.1.0.5: the provided IP (10.1.0.5) is not in the valid '
             "range. The range of valid IPs is 10.96.0.0/24",
         )
     ]

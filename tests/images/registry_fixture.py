@@ -226,8 +226,18 @@ def _bcrypt(password: str) -> str:
 
 def start_registry(root: Path, *, auth: str = "none") -> Registry:
     """start_registry runs docker-registry with filesystem storage below `root` and waits until it answers."""
+    for attempt in range(3):
+        try:
+            return _start_registry(root, auth, free_port())
+        except RuntimeError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_registry(root: Path, auth: str, port: int) -> Registry:
+    # Another process may take the free port before the registry binds it: the caller retries.
     root.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     config: dict = {
         "version": 0.1,
         "log": {"level": "error", "accesslog": {"disabled": True}},
@@ -249,6 +259,8 @@ def start_registry(root: Path, *, auth: str = "none") -> Registry:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            if token_server is not None:
+                token_server.stop()
             raise RuntimeError(f"docker-registry exited: {(root / 'registry.log').read_text()}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)

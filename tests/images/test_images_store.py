@@ -13,7 +13,7 @@ import pytest
 
 from kybernetes.images import oci
 from kybernetes.images.errors import CorruptLayerError, ImageInUseError, ImageNotFoundError
-from kybernetes.images.store import Image, ImageStore, Layer
+from kybernetes.images.store import Image, ImageConfig, ImageStore, Layer
 from tests.images.conftest import needs_root
 from tests.images.registry_fixture import Entry, base_layer, layer_tar, top_layer
 
@@ -222,9 +222,11 @@ def test_a_tag_moves_to_the_image_committed_last(store: ImageStore) -> None:
 
 
 def test_image_config_gives_the_runtime_its_fields(store: ImageStore) -> None:
-    commit(store, [layer_tar([Entry("f", b"f")])], ["app:1"], Entrypoint=["/bin/app"], Env=["A=1"], User="1000:1000",
-           WorkingDir="/srv", StopSignal="SIGINT", ExposedPorts={"8080/tcp": {}}, Labels={"k": "v"})
-    cfg = store.image_config("app:1")
+    image = commit(store, [layer_tar([Entry("f", b"f")])], ["app:1"], Entrypoint=["/bin/app"], Env=["A=1"], User="1000:1000",
+                   WorkingDir="/srv", StopSignal="SIGINT", ExposedPorts={"8080/tcp": {}}, Labels={"k": "v"})
+    raw = store.image_config("app:1")
+    assert (raw["Entrypoint"], raw["Cmd"], raw["User"], raw["StopSignal"]) == (["/bin/app"], ["/bin/sh"], "1000:1000", "SIGINT")
+    cfg = ImageConfig.from_json(image.config)
     assert (cfg.entrypoint, cfg.cmd, cfg.env, cfg.user, cfg.working_dir, cfg.stop_signal, cfg.exposed_ports, cfg.labels) == (
         ["/bin/app"], ["/bin/sh"], ["A=1"], "1000:1000", "/srv", "SIGINT", ["8080/tcp"], {"k": "v"})
     assert cfg.os == "linux" and cfg.architecture == oci.host_platform().architecture
@@ -258,3 +260,23 @@ def test_the_store_is_an_oci_layout_skopeo_can_read(store: ImageStore, tmp_path:
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert oci.OCI_MANIFEST in out.stdout
+
+
+@pytest.mark.parametrize("decoder", ["zstandard", "zstd-tool"])
+def test_zstd_layers_unpack_with_the_module_or_the_tool(store: ImageStore, monkeypatch: pytest.MonkeyPatch, decoder: str) -> None:
+    import hashlib
+    import shutil as sh
+    import sys
+
+    if sh.which("zstd") is None:
+        pytest.skip("no zstd tool to compress with")
+    tar = layer_tar([Entry("z.txt", b"zstd\n" * 1000)])
+    blob = subprocess.run(["zstd", "-q", "-c"], input=tar, capture_output=True, check=True).stdout
+    if decoder == "zstd-tool":
+        monkeypatch.setitem(sys.modules, "zstandard", None)  # import fails: fall back to the tool
+    elif "zstandard" not in sys.modules and not __import__("importlib").util.find_spec("zstandard"):
+        pytest.skip("zstandard is not installed")
+    digest = store.write_blob(blob)
+    layer = Layer(digest, len(blob), oci.OCI_LAYER_ZSTD, "sha256:" + hashlib.sha256(tar).hexdigest())
+    image = store.commit_image(config={}, layers=[layer], references=["zstd:1"])
+    assert (store.lowerdirs(image)[0] / "z.txt").read_bytes() == b"zstd\n" * 1000

@@ -83,6 +83,7 @@ class TestNetwork:
     settings: NetworkSettings
     guard_table: str
     saved_ip_forward: str
+    nat_tables_before: frozenset[str] = frozenset()
 
     @property
     def subnet(self) -> ipaddress.IPv4Network:
@@ -113,7 +114,32 @@ table inet {table} {{
 """
     subprocess.run(["nft", "-f", "-"], input=rules, text=True, check=True)
     settings = NetworkSettings(pod_cidr=str(subnet), bridge=bridge, network_name=f"kybt-{tag}", netns_prefix=f"kybt{tag}-")
-    return TestNetwork(settings=settings, guard_table=table, saved_ip_forward=saved)
+    return TestNetwork(settings=settings, guard_table=table, saved_ip_forward=saved, nat_tables_before=_nat_tables())
+
+
+def _nat_tables() -> frozenset[str]:
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return frozenset(line.removeprefix("table ").strip() for line in out.splitlines() if line.endswith(" nat"))
+
+
+# The node-wide chains the portmap plugin creates on first use and never removes.
+_PORTMAP_JUMPS = (
+    ("PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"]),
+    ("OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT"]),
+    ("POSTROUTING", ["-m", "comment", "--comment", "CNI portfwd requiring masquerade", "-j", "CNI-HOSTPORT-MASQ"]),
+)
+
+
+def _remove_portmap_chains() -> None:
+    for tool in ("iptables", "ip6tables"):
+        rules = subprocess.run([tool, "-t", "nat", "-S", "CNI-HOSTPORT-DNAT"], capture_output=True, text=True)
+        if rules.returncode != 0 or len(rules.stdout.splitlines()) > 1:
+            continue  # absent, or still publishing someone's ports
+        for chain, rule in _PORTMAP_JUMPS:
+            subprocess.run([tool, "-t", "nat", "-D", chain, *rule], capture_output=True)
+        for chain in ("CNI-HOSTPORT-MASQ", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-DNAT"):
+            subprocess.run([tool, "-t", "nat", "-F", chain], capture_output=True)
+            subprocess.run([tool, "-t", "nat", "-X", chain], capture_output=True)
 
 
 def close_test_network(net: TestNetwork) -> None:
@@ -123,6 +149,17 @@ def close_test_network(net: TestNetwork) -> None:
     subprocess.run(["ip", "link", "delete", net.settings.bridge], capture_output=True)
     IP_FORWARD.write_text(net.saved_ip_forward + "\n")
     subprocess.run(["nft", "delete", "table", "inet", net.guard_table], capture_output=True)
+    if not net.nat_tables_before:
+        # portmap ran here first: put the firewall back as it was, empty nat tables included.
+        _remove_portmap_chains()
+        for table in _nat_tables():
+            listing = subprocess.run(["nft", "list", "table", *table.split()], capture_output=True, text=True).stdout
+            rules = [
+                line for line in (raw.strip() for raw in listing.splitlines())
+                if line and line != "}" and not line.startswith(("table ", "chain ", "type "))
+            ]
+            if not rules:
+                subprocess.run(["nft", "delete", "table", *table.split()], capture_output=True)
 
 
 def netns_names(prefix: str) -> list[str]:

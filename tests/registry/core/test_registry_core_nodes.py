@@ -57,7 +57,7 @@ def test_a_registered_node_keeps_its_status_and_gets_allocatable(create) -> None
         ),
         (
             {"podCIDRs": ["10.244.0.0/24", "10.245.0.0/24"]},
-            ['spec.podCIDRs: Invalid value: ["10.244.0.0/24","10.245.0.0/24"]: may specify no more than one CIDR for each IP family'],
+            ['spec.podCIDRs: Invalid value: []string{"10.244.0.0/24", "10.245.0.0/24"}: may specify no more than one CIDR for each IP family'],
         ),
     ],
     ids=["taints", "pod-cidrs"],

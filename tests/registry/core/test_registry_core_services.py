@@ -156,7 +156,7 @@ def test_the_cluster_ip_may_not_change(update, stored: Obj) -> None:
     new = copy.deepcopy(stored)
     new["spec"]["clusterIP"] = "10.96.0.11"
     _, errors = update(STRATEGY, new, stored)
-    assert errors == ['spec.clusterIPs[0]: Invalid value: ["10.96.0.11"]: may not change once set']
+    assert errors == ['spec.clusterIPs[0]: Invalid value: []string{"10.96.0.11"}: may not change once set']
 
 
 def test_switching_to_cluster_ip_drops_node_ports_and_traffic_policy(update, stored: Obj) -> None:
