@@ -532,8 +532,10 @@ class APIServer:
                     break
                 wait = min(remaining, 30.0) if bookmarks else remaining
                 try:
-                    event = await asyncio.wait_for(iterator.__anext__(), timeout=wait)
-                except (asyncio.TimeoutError, TimeoutError):
+                    # asyncio.timeout, not wait_for: no extra task per event on a path 1,000 watchers share.
+                    async with asyncio.timeout(wait):
+                        event = await iterator.__anext__()
+                except TimeoutError:
                     if bookmarks and time.monotonic() - last_bookmark >= 29:
                         mark = {"kind": r.kind, "apiVersion": r.api_version, "metadata": {"resourceVersion": str(cache.revision)}}
                         await resp.write(orjson.dumps({"type": "BOOKMARK", "object": mark}) + b"\n")
@@ -541,10 +543,14 @@ class APIServer:
                     continue
                 except StopAsyncIteration:
                     break
-                kind = self._event_type(r, event, label_selector, field_selector)
-                if kind is None:
-                    continue
-                await resp.write(encode_event(kind, event.kv))
+                # Whatever else is already buffered goes out in the same write.
+                chunks = []
+                for ev in [event, *watcher.drain()]:
+                    kind = self._event_type(r, ev, label_selector, field_selector)
+                    if kind is not None:
+                        chunks.append(encode_event(kind, ev.kv))
+                if chunks:
+                    await resp.write(b"".join(chunks))
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except StoreError as exc:

@@ -83,6 +83,18 @@ class Watcher:
             finally:
                 self._waiter = None
 
+    def drain(self, limit: int = 1000) -> list[Event]:
+        """Take up to `limit` events that are already buffered, without waiting (lets a writer batch them)."""
+        out: list[Event] = []
+        while len(out) < limit and self._error is None and not self._closed:
+            if self._replay:
+                out.append(self._replay.popleft())
+            elif self._buffer:
+                out.append(self._buffer.popleft())
+            else:
+                break
+        return out
+
     @property
     def pending(self) -> int:
         """Events buffered and not yet consumed."""
