@@ -33,6 +33,8 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace); repeatable")
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate; repeatable")
     p.add_argument("--watch-cache-size", type=int, default=d.watch_cache_size, help="events kept for watches from an older resourceVersion (default %(default)s)")
+    # Tuning knob kept out of --help: how far a watch may lag before it is cut off.
+    p.add_argument("--watch-queue-size", type=int, default=d.watch_queue_size, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     p.set_defaults(run=_run_server)
 
@@ -72,6 +74,7 @@ def _run_server(args: argparse.Namespace) -> None:
         disable=tuple(args.disable),
         tls_san=tuple(args.tls_san),
         watch_cache_size=args.watch_cache_size,
+        watch_queue_size=args.watch_queue_size,
     )
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

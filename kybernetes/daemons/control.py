@@ -66,6 +66,8 @@ class ServerSettings:
     """Extra names or IPs for the serving certificate."""
     watch_cache_size: int = 100_000
     """Events kept in memory for watches that start at an older resourceVersion."""
+    watch_queue_size: int = 10_000
+    """Events a watch may fall behind by before it is dropped (a client that stops reading)."""
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -191,7 +193,7 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
 
     backend = open_backend(settings.datastore_endpoint, data_dir=settings.data_dir)
     await backend.start()
-    cache = WatchCache(backend, history=settings.watch_cache_size)
+    cache = WatchCache(backend, history=settings.watch_cache_size, watcher_queue=settings.watch_queue_size)
     await cache.start()
     log.info("store: started (%s, revision %d)", settings.datastore_endpoint or "sqlite", cache.revision)
 

@@ -127,3 +127,35 @@ def test_watch_and_continue_from_before_the_kept_history_answer_410(tmp_path):
         assert event["object"]["message"].startswith(f"too old resource version: {rv}")
     finally:
         srv.stop()
+
+
+def test_a_watcher_that_stops_reading_is_dropped(tmp_path):
+    """A client that never reads its watch is cut off instead of the server buffering for it."""
+    import socket
+
+    srv = start_server(tmp_path / "data", "--watch-queue-size", "20")
+    try:
+        raw = socket.create_connection(("127.0.0.1", srv.port))
+        tls = srv.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        tls.sendall(b"GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: x\r\n\r\n")
+        # 40 MB of events: far more than the kernel's socket buffers hold for a reader that waits.
+        big = "x" * 1_000_000
+        for i in range(40):
+            _post(srv, "/api/v1/namespaces/default/configmaps", {"metadata": {"name": f"big-{i}"}, "data": {"k": big}})
+        # The server still answers others while the slow watcher is cut off.
+        assert len(_get(srv, "/api/v1/namespaces/default/configmaps")["items"]) >= 40
+        tls.settimeout(10)
+        received = b""
+        while True:
+            chunk = tls.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+            if received.endswith(b"0\r\n\r\n"):
+                break
+        # It got fewer than all 40 events before its stream was ended.
+        assert received.count(b'"type":"ADDED"') < 40
+        tls.close()
+        assert "watch on" in srv.log() and "ended" in srv.log()
+    finally:
+        srv.stop()

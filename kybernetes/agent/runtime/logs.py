@@ -4,16 +4,20 @@ One record per line: `<RFC3339Nano UTC> <stdout|stderr> <F|P> <content>`. `F` cl
 `P` is a piece of a longer line (over 16 KiB, or cut off by the stream's end), as containerd writes.
 Rotation renames `0.log` to `0.log.1`, `0.log.1` to `0.log.2`, … and keeps `max_files` files in all.
 
-This module is imported by the shim process, so its top-level imports are kept to the cheap ones.
+This module is imported by the shim process, so it imports nothing beyond `os` and `time` at the top.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import AsyncIterator, Callable, Iterable, Iterator
+
+# The names below are for annotations only: importing typing, pathlib and dataclasses would cost the
+# shim more start-up time than the rest of its work before `runc run`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import AsyncIterator, Callable, Iterable, Iterator
 
 MAX_LINE = 16 * 1024
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
@@ -50,7 +54,7 @@ class LogWriter:
 
     def __init__(
         self,
-        path: Path,
+        path: str | os.PathLike[str],
         *,
         max_size: int = DEFAULT_MAX_SIZE,
         max_files: int = DEFAULT_MAX_FILES,
@@ -58,6 +62,7 @@ class LogWriter:
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.path = path
+        self._name = os.fspath(path)
         self.max_size = max_size
         self.max_files = max(1, max_files)
         self.max_line = max_line
@@ -71,8 +76,8 @@ class LogWriter:
         """Close and reopen the file by name (after an outside rotation, or our own)."""
         if self._fd >= 0:
             os.close(self._fd)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        os.makedirs(os.path.dirname(self._name) or ".", exist_ok=True)
+        self._fd = os.open(self._name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
         self._size = os.fstat(self._fd).st_size
 
     def write(self, stream: str, data: bytes) -> None:
@@ -126,16 +131,15 @@ class LogWriter:
     def _rotate(self) -> None:
         os.close(self._fd)
         self._fd = -1
-        oldest = rotated_path(self.path, self.max_files - 1)
-        if self.max_files == 1:
-            self.path.unlink(missing_ok=True)
+        name = self._name
+        # Shift name.1 → name.2 … ; the oldest falls off the end (a rename over it replaces it).
+        for i in range(self.max_files - 2, 0, -1):
+            if os.path.exists(f"{name}.{i}"):
+                os.replace(f"{name}.{i}", f"{name}.{i + 1}")
+        if self.max_files > 1:
+            os.replace(name, f"{name}.1")
         else:
-            oldest.unlink(missing_ok=True)
-            for i in range(self.max_files - 2, 0, -1):
-                src = rotated_path(self.path, i)
-                if src.exists():
-                    src.rename(rotated_path(self.path, i + 1))
-            self.path.rename(rotated_path(self.path, 1))
+            os.unlink(name)
         self.reopen()
 
 
@@ -161,14 +165,23 @@ def previous_log_path(path: Path) -> Path:
     return path.with_name(f"{attempt - 1}.log")
 
 
-@dataclass(frozen=True, slots=True)
 class LogRecord:
     """LogRecord is one parsed line of a CRI log file."""
 
-    timestamp: str
-    stream: str
-    partial: bool
-    content: bytes
+    __slots__ = ("timestamp", "stream", "partial", "content")
+
+    def __init__(self, timestamp: str, stream: str, partial: bool, content: bytes) -> None:
+        self.timestamp = timestamp
+        self.stream = stream
+        self.partial = partial
+        self.content = content
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LogRecord) and (self.timestamp, self.stream, self.partial, self.content) == (
+            other.timestamp, other.stream, other.partial, other.content)
+
+    def __repr__(self) -> str:
+        return f"LogRecord({self.timestamp!r}, {self.stream!r}, partial={self.partial}, content={self.content!r})"
 
     @property
     def timestamp_ns(self) -> int:

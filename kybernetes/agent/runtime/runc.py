@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -33,7 +32,7 @@ from kybernetes.agent.runtime.bundle import BundlePaths, build_spec, parse_signa
 from kybernetes.agent.runtime.network import CNI, NetworkSettings
 from kybernetes.agent.runtime.podfiles import write_pod_files
 from kybernetes.agent.runtime.protocol import InvalidState, NotFound, Output, RuntimeCommandError, RuntimeFailure
-from kybernetes.agent.runtime.shim import RUNC_LOG, process_alive, runc_error
+from kybernetes.agent.runtime.shim import encode_spec, process_alive
 from kybernetes.agent.runtime.state import (
     ContainerRecord,
     ExitRecord,
@@ -266,7 +265,7 @@ class RuncRuntime:
         # -S skips site-packages (the shim needs only the standard library and this package), -P keeps
         # the container directory (the working directory) off sys.path.
         proc = await asyncio.create_subprocess_exec(
-            self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim", json.dumps(spec),
+            self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim", *encode_spec(spec),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
             env=env, cwd=directory,
         )

@@ -18,21 +18,19 @@ SIGTERM, SIGINT and SIGHUP are ignored so that the agent's shutdown or terminal 
 the shim along. A restarted agent finds running containers by `shim.json` and learns their end
 from `exit.json`; it can wait for the end by watching the shim's pid.
 
-This module runs as `python -S -P -m kybernetes.agent.runtime.shim SPEC` and imports little,
-because its start-up time is part of every container start.
+This module runs as `python -S -P -m kybernetes.agent.runtime.shim key=value...` once per container
+start, and Python's start-up is most of its cost. So it imports only builtin modules: `_signal`
+rather than `signal` (whose enums pull in `enum`), no `json` (which pulls in `re`; the records are
+flat and written by hand), no `pathlib`, `typing` or `dataclasses`.
 """
 
 from __future__ import annotations
 
-import json
+import _signal
 import os
-import selectors
-import signal
-import socket
+import select
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 SHIM_FILE = "shim.json"
 EXIT_FILE = "exit.json"
@@ -70,11 +68,35 @@ def process_alive(pid: int, start_time: int | None) -> bool:
     return pid > 0 and start_time is not None and proc_start_time(pid) == start_time
 
 
-def write_json_atomic(path: Path, value: Any) -> None:
-    """write_json_atomic replaces `path` with `value` so that readers see the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.tmp")
+def _json_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def encode_record(record: dict[str, object]) -> str:
+    """encode_record writes a flat dict of str, int, bool and None as one line of JSON."""
+    return "{" + ", ".join(f"{_json_value(k)}: {_json_value(v)}" for k, v in record.items()) + "}"
+
+
+def write_record(path: str, record: dict[str, object]) -> None:
+    """write_record replaces `path` with `record` so that readers see the old or the new file, whole."""
+    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
     with open(tmp, "w") as f:
-        json.dump(value, f)
+        f.write(encode_record(record))
     os.replace(tmp, path)
 
 
@@ -109,11 +131,14 @@ def oom_kills(cgroup_dir: str) -> int:
     return 0
 
 
-def runc_error(path: Path) -> str:
+def runc_error(path: str) -> str:
     """runc_error is the last error message in runc's or crun's JSON log."""
+    import json  # only on failure: see the module docstring
+
     message = ""
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
     except OSError:
         return message
     for line in lines:
@@ -122,17 +147,22 @@ def runc_error(path: Path) -> str:
         except ValueError:
             message = line or message
             continue
-        if entry.get("level") in ("error", "fatal"):
+        if isinstance(entry, dict) and entry.get("level") in ("error", "fatal"):
             message = entry.get("msg", message)
     return message
+
+
+def encode_spec(spec: dict[str, object]) -> list[str]:
+    """encode_spec turns the shim's settings into its `key=value` arguments."""
+    return [f"{k}={'1' if v is True else '' if v is False else v}" for k, v in spec.items()]
 
 
 class _Shim:
     """_Shim is the state of the detached shim process for one container."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, spec: dict[str, str]) -> None:
         self.spec = spec
-        self.dir = Path(spec["dir"])
+        self.dir = spec["dir"]
         self.reopen_requested = False
         self.status: int | None = None
         self.pid = 0
@@ -150,12 +180,12 @@ class _Shim:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_IGN)
+        for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP, _signal.SIGPIPE):
+            _signal.signal(sig, _signal.SIG_IGN)
         wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGUSR1, self._on_usr1)
+        _signal.set_wakeup_fd(wake_w)
+        _signal.signal(_signal.SIGCHLD, lambda *_: None)
+        _signal.signal(_signal.SIGUSR1, self._on_usr1)
 
         streams, error = self._start_container()
         if error is not None:
@@ -169,7 +199,7 @@ class _Shim:
 
     def _start_container(self) -> tuple[dict[int, str], str | None]:
         spec = self.spec
-        tty = bool(spec.get("tty"))
+        runtime = spec["runtime"]
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         if spec.get("stdin"):
             if not os.path.exists(STDIN_FIFO):
@@ -179,12 +209,14 @@ class _Shim:
         else:
             stdin = devnull
         argv = [
-            spec["runtime"], "--root", spec["root"], "--log", RUNC_LOG, "--log-format", "json",
-            "run", "-d", "--pid-file", PID_FILE, "--bundle", str(self.dir),
+            runtime, "--root", spec["root"], "--log", RUNC_LOG, "--log-format", "json",
+            "run", "-d", "--pid-file", PID_FILE, "--bundle", self.dir,
         ]
         streams: dict[int, str] = {}
-        listener: socket.socket | None = None
-        if tty:
+        listener = None
+        if spec.get("tty"):
+            import socket
+
             try:
                 os.unlink(CONSOLE_SOCKET)
             except FileNotFoundError:
@@ -203,7 +235,7 @@ class _Shim:
             actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
             writers = [out_w, err_w]
         argv.append(spec["id"])
-        runc_pid = os.posix_spawn(spec["runtime"], argv, os.environ, file_actions=actions)
+        runc_pid = os.posix_spawn(runtime, argv, os.environ, file_actions=actions)
         runc_status: int | None = None
         if listener is not None:
             master, runc_status = self._receive_console(listener, runc_pid)
@@ -219,14 +251,15 @@ class _Shim:
         if runc_status != 0:
             for fd in streams:
                 os.close(fd)
-            error = runc_error(self.dir / RUNC_LOG) or f"{spec['runtime']} run exited with status {os.waitstatus_to_exitcode(runc_status)}"
+            error = runc_error(RUNC_LOG) or f"{runtime} run exited with status {os.waitstatus_to_exitcode(runc_status)}"
             return {}, error
-        self.pid = int(Path(PID_FILE).read_text().strip())
+        with open(PID_FILE) as f:
+            self.pid = int(f.read().strip())
         self.started_at = time.time_ns()
         self.memory_cgroup = memory_cgroup_dir(self.pid)
         self.oom_baseline = oom_kills(self.memory_cgroup) if self.memory_cgroup else 0
-        write_json_atomic(
-            self.dir / SHIM_FILE,
+        write_record(
+            os.path.join(self.dir, SHIM_FILE),
             {
                 "shim_pid": os.getpid(),
                 "shim_start_time": proc_start_time(os.getpid()),
@@ -238,8 +271,11 @@ class _Shim:
         )
         return streams, None
 
-    def _receive_console(self, listener: socket.socket, runc_pid: int) -> tuple[int | None, int | None]:
+    def _receive_console(self, listener: object, runc_pid: int) -> tuple[int | None, int | None]:
         """Accept the terminal master from runc; also return runc's status if it exited without sending one."""
+        import socket
+
+        assert isinstance(listener, socket.socket)
         listener.settimeout(0.05)
         try:
             while True:
@@ -258,8 +294,8 @@ class _Shim:
             listener.close()
             os.unlink(CONSOLE_SOCKET)
 
-    def _answer(self, message: dict[str, Any]) -> None:
-        os.write(1, (json.dumps(message) + "\n").encode())
+    def _answer(self, message: dict[str, object]) -> None:
+        os.write(1, (encode_record(message) + "\n").encode())
         # Let go of the agent's pipe: the agent reads until EOF.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
@@ -281,14 +317,14 @@ class _Shim:
 
         spec = self.spec
         writer = LogWriter(
-            Path(spec["log_path"]),
+            spec["log_path"],
             max_size=int(spec.get("log_max_size") or 10 * 1024 * 1024),
             max_files=int(spec.get("log_max_files") or 5),
         )
-        sel = selectors.DefaultSelector()
+        poller = select.poll()
         for fd in streams:
-            sel.register(fd, selectors.EVENT_READ)
-        sel.register(wake_r, selectors.EVENT_READ)
+            poller.register(fd, select.POLLIN)
+        poller.register(wake_r, select.POLLIN)
         deadline: float | None = None
         self._reap()
         while True:
@@ -299,9 +335,8 @@ class _Shim:
                     deadline = time.monotonic() + DRAIN_SECONDS
                 elif time.monotonic() >= deadline:
                     break
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            for key, _ in sel.select(timeout):
-                fd = key.fd
+            timeout = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            for fd, _ in poller.poll(timeout):
                 if fd == wake_r:
                     try:
                         while os.read(wake_r, 4096):
@@ -317,7 +352,7 @@ class _Shim:
                 if data:
                     writer.write(streams[fd], data)
                 else:
-                    sel.unregister(fd)
+                    poller.unregister(fd)
                     writer.close_stream(streams.pop(fd))
                     os.close(fd)
             if self.reopen_requested:
@@ -329,8 +364,8 @@ class _Shim:
         code = os.waitstatus_to_exitcode(self.status)
         signum = -code if code < 0 else 0
         oom = bool(self.memory_cgroup) and oom_kills(self.memory_cgroup) > self.oom_baseline
-        write_json_atomic(
-            self.dir / EXIT_FILE,
+        write_record(
+            os.path.join(self.dir, EXIT_FILE),
             {
                 "exit_code": 128 + signum if signum else code,
                 "signal": signum,
@@ -341,7 +376,7 @@ class _Shim:
 
 
 def main(argv: list[str]) -> None:
-    spec = json.loads(argv[1])
+    spec = dict(arg.split("=", 1) for arg in argv[1:])
     # The agent waits for this first process only; the shim proper is orphaned at once so that it
     # belongs to no agent and lives on in its own session.
     if os.fork() > 0:
@@ -354,7 +389,7 @@ def main(argv: list[str]) -> None:
 
         traceback.print_exc()
         try:
-            os.write(1, (json.dumps({"error": f"shim: {exc!r}"}) + "\n").encode())
+            os.write(1, (encode_record({"error": f"shim: {exc!r}"}) + "\n").encode())
         except OSError:
             pass
         os._exit(1)

@@ -15,11 +15,12 @@ writes shim.json and exit.json; so the two never race on one file.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kybernetes.agent.runtime.shim import EXIT_FILE, SHIM_FILE, write_json_atomic
+from kybernetes.agent.runtime.shim import EXIT_FILE, SHIM_FILE
 from kybernetes.agent.runtime.types import (
     ContainerId,
     DNSConfig,
@@ -32,6 +33,13 @@ from kybernetes.agent.runtime.types import (
 
 SANDBOX_FILE = "sandbox.json"
 CONTAINER_FILE = "container.json"
+
+
+def write_json_atomic(path: Path, value: Any) -> None:
+    """write_json_atomic replaces `path` with `value` so that readers see the old or the new file, whole."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True, slots=True)
