@@ -148,6 +148,7 @@ async def _measure(rounds: int) -> dict[str, Any]:
             phases["create"].append((t2 - t1) * 1e3)
             phases["start"].append((t3 - t2) * 1e3)
     finally:
+        await runtime.close()
         for sandbox in await runtime.list_sandboxes():
             await runtime.remove_pod_sandbox(sandbox.id)
         for cid in kit.runc_containers("runc", floor.runc_root):

@@ -6,6 +6,7 @@ Every authenticated user is allowed for now; `Authorizer` is where RBAC will dec
 from __future__ import annotations
 
 import hmac
+import weakref
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +33,15 @@ def _subject_fields(peercert: dict[str, Any]) -> tuple[str, list[str]]:
     return common_name, organizations
 
 
+_UNSET = object()
+
+
 class Authenticator:
     """Authenticator maps a request to a User, or None (answered 401)."""
 
     def __init__(self, tokens: dict[str, User] | None = None) -> None:
         self._tokens = dict(tokens or {})
+        self._by_session: weakref.WeakKeyDictionary[Any, User | None] = weakref.WeakKeyDictionary()
 
     def add_token(self, token: str, user: User) -> None:
         self._tokens[token] = user
@@ -44,12 +49,21 @@ class Authenticator:
     def authenticate(self, request: web.Request) -> User | None:
         transport = request.transport
         if transport is not None:
-            # The TLS layer verified the chain against our CA (CERT_OPTIONAL): a cert here is trusted.
-            peercert = transport.get_extra_info("peercert")
-            if peercert:
-                name, groups = _subject_fields(peercert)
-                if name:
-                    return _authenticated(User(name, tuple(groups)))
+            # The certificate is fixed for the life of a connection: decode it once per TLS session.
+            session = transport.get_extra_info("ssl_object")
+            cached = self._by_session.get(session, _UNSET) if session is not None else _UNSET
+            if cached is _UNSET:
+                cached = None
+                # The TLS layer verified the chain against our CA (CERT_OPTIONAL): a cert here is trusted.
+                peercert = transport.get_extra_info("peercert")
+                if peercert:
+                    name, groups = _subject_fields(peercert)
+                    if name:
+                        cached = _authenticated(User(name, tuple(groups)))
+                if session is not None:
+                    self._by_session[session] = cached
+            if cached is not None:
+                return cached
         token = _bearer_token(request.headers.get("Authorization", ""))
         if token:
             for known, user in self._tokens.items():

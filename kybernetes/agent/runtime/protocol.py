@@ -118,3 +118,7 @@ class Runtime(Protocol):
     async def adopt(self) -> None:
         """Load sandboxes and containers left by an earlier agent process; running ones keep running."""
         ...
+
+    async def close(self) -> None:
+        """Release what this process holds for the runtime; sandboxes and containers keep running."""
+        ...

@@ -96,6 +96,7 @@ class RuncRuntime:
         self._locks: dict[str, asyncio.Lock] = {}
         self._records: dict[str, ContainerRecord] = {}
         self._swap = cgroups.memory_swap_supported()
+        self._spare: asyncio.Task[asyncio.subprocess.Process] | None = None
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -110,6 +111,8 @@ class RuncRuntime:
         record = SandboxRecord(sandbox_id, config, time.time_ns(), SandboxState.NOT_READY, log_dir)
         # Recorded before anything is set up, so that a crash half-way leaves something removable.
         save_sandbox(directory, record)
+        # Containers follow a sandbox: boot their shim while the network is wired.
+        self.warm_up()
         try:
             net = await self.cni.add(sandbox_id, config.port_mappings)
             write_pod_files(directory, config, net.ip)
@@ -260,24 +263,68 @@ class RuncRuntime:
             "tty": record.tty,
             "stdin": record.stdin,
         }
-        package_root = Path(kybernetes.__file__).resolve().parent.parent
-        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONPATH": str(package_root)}
-        # -S skips site-packages (the shim needs only the standard library and this package), -P keeps
-        # the container directory (the working directory) off sys.path.
-        proc = await asyncio.create_subprocess_exec(
-            self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim", *encode_spec(spec),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-            env=env, cwd=directory,
-        )
-        assert proc.stdout is not None
+        settings = "\0".join(encode_spec(spec)).encode()
+        proc = await self._take_spare_shim()
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(settings)
+            await proc.stdin.drain()
+            proc.stdin.close()
+        except (BrokenPipeError, ConnectionResetError):
+            # The spare died while idle (someone killed it): start one the slow way.
+            await proc.wait()
+            proc = await self._start_shim_process()
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(settings)
+            proc.stdin.close()
         out = await proc.stdout.read()
         await proc.wait()
+        self.warm_up()
         try:
             answer = json.loads(out.decode().strip().splitlines()[-1])
         except (ValueError, IndexError):
             tail = (directory / "shim.log").read_text(errors="replace")[-2000:] if (directory / "shim.log").exists() else ""
             answer = {"error": f"the shim gave no answer: {tail or out.decode(errors='replace')}"}
         return answer
+
+    async def _start_shim_process(self) -> asyncio.subprocess.Process:
+        package_root = Path(kybernetes.__file__).resolve().parent.parent
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONPATH": str(package_root)}
+        self.dirs.root.mkdir(parents=True, exist_ok=True)
+        # -S skips site-packages (the shim needs only the standard library and this package);
+        # -P keeps the working directory off sys.path.
+        return await asyncio.create_subprocess_exec(
+            self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            env=env, cwd=self.dirs.root,
+        )
+
+    def warm_up(self) -> None:
+        """Start a spare shim now, so that the next container start does not wait for Python to boot."""
+        if self._spare is None:
+            self._spare = asyncio.create_task(self._start_shim_process())
+
+    async def _take_spare_shim(self) -> asyncio.subprocess.Process:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            with contextlib.suppress(Exception):
+                proc = await spare
+                if proc.returncode is None:
+                    return proc
+        return await self._start_shim_process()
+
+    async def close(self) -> None:
+        """Let go of the spare shim; containers and their shims are not affected."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return
+        try:
+            proc = await spare
+        except Exception:  # noqa: BLE001 - it never started; nothing to stop
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        await proc.wait()
 
     async def stop_container(self, container_id: ContainerId, *, timeout: float) -> None:
         record = self._record(container_id)

@@ -18,8 +18,9 @@ SIGTERM, SIGINT and SIGHUP are ignored so that the agent's shutdown or terminal 
 the shim along. A restarted agent finds running containers by `shim.json` and learns their end
 from `exit.json`; it can wait for the end by watching the shim's pid.
 
-This module runs as `python -S -P -m kybernetes.agent.runtime.shim key=value...` once per container
-start, and Python's start-up is most of its cost. So it imports only builtin modules: `_signal`
+This module runs as `python -S -P -m kybernetes.agent.runtime.shim key=value...`, or started ahead
+of need with no arguments, reading the same settings NUL-separated from stdin. Python's start-up
+is most of its cost: the runtime keeps one spare shim warm so that a start pays only for runc. So it imports only builtin modules: `_signal`
 rather than `signal` (whose enums pull in `enum`), no `json` (which pulls in `re`; the records are
 flat and written by hand), no `pathlib`, `typing` or `dataclasses`.
 """
@@ -376,7 +377,20 @@ class _Shim:
 
 
 def main(argv: list[str]) -> None:
-    spec = dict(arg.split("=", 1) for arg in argv[1:])
+    args = argv[1:]
+    if not args:
+        # A spare shim, started ahead of need: its settings arrive on stdin, NUL-separated. EOF
+        # without settings means it is not needed after all (the agent closed or exited).
+        data = b""
+        while chunk := os.read(0, 1 << 16):
+            data += chunk
+        if not data:
+            os._exit(0)
+        args = data.decode().split("\0")
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+    spec = dict(arg.split("=", 1) for arg in args)
     # The agent waits for this first process only; the shim proper is orphaned at once so that it
     # belongs to no agent and lives on in its own session.
     if os.fork() > 0:

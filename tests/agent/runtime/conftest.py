@@ -110,6 +110,7 @@ def make_runtime(base: Path, net: kit.TestNetwork, **kw: object) -> RuncRuntime:
 
 async def teardown_everything(runtime: RuncRuntime, base: Path) -> None:
     """Remove every sandbox and container the test made, then kill stragglers by id."""
+    await runtime.close()
     for sandbox in await runtime.list_sandboxes():
         await runtime.remove_pod_sandbox(sandbox.id)
     for container in await runtime.list_containers():
@@ -120,6 +121,7 @@ async def teardown_everything(runtime: RuncRuntime, base: Path) -> None:
                 subprocess.run([binary, "--root", str(base / "runc"), "delete", "--force", cid], capture_output=True)
     for point in sorted(kit.mounts_under(base), key=len, reverse=True):
         subprocess.run(["umount", "-l", point], capture_output=True)
+    await runtime.close()
 
 
 @pytest_asyncio.fixture

@@ -209,10 +209,14 @@ async def test_logs_survive_a_container_restart(harness: Harness) -> None:
 
 async def test_log_rotation_keeps_the_configured_number_of_files(harness: Harness) -> None:
     rt = make_runtime(harness.base, harness.net, log_max_size=4096, log_max_files=3)
-    sid = await rt.run_pod_sandbox(harness.sandbox_config("rotate"))
-    cid = await rt.create_container(sid, harness.container_config("chatty", "sh", "-c", 'i=0; while [ $i -lt 300 ]; do echo "line $i $(printf %60s)"; i=$((i+1)); done'))
-    await rt.start_container(cid)
-    status = await asyncio.wait_for(rt.wait_container(cid), 20)
+    try:
+        sid = await rt.run_pod_sandbox(harness.sandbox_config("rotate"))
+        script = 'i=0; while [ $i -lt 300 ]; do echo "line $i $(printf %60s)"; i=$((i+1)); done'
+        cid = await rt.create_container(sid, harness.container_config("chatty", "sh", "-c", script))
+        await rt.start_container(cid)
+        status = await asyncio.wait_for(rt.wait_container(cid), 20)
+    finally:
+        await rt.close()
     assert status.log_path is not None
     files = logs.log_files(status.log_path)
     assert [f.name for f in files] == ["0.log.2", "0.log.1", "0.log"]
