@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Coroutine, TypeVar
+
+T = TypeVar("T")
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -85,14 +88,16 @@ def _run(args: argparse.Namespace) -> None:
                                build_args=build_args(args.build_arg, dict(os.environ)), target=args.target,
                                no_cache=args.no_cache)
         store = ImageStore.for_data_dir(data_dir)
-        result = asyncio.run(Builder(store, BuildSettings(data_dir=data_dir)).build(options, progress=printer))
+        result = asyncio.run(_cancellable(Builder(store, BuildSettings(data_dir=data_dir)).build(options, progress=printer)))
     except RunError as exc:
         if exc.output and not printer.streamed:
             sys.stdout.buffer.write(exc.output if exc.output.endswith(b"\n") else exc.output + b"\n")
             sys.stdout.flush()
-        raise CLIError(str(exc)) from None
+        raise CLIError(_one_line(str(exc))) from None
     except (BuildError, ImageError, ValueError) as exc:
-        raise CLIError(str(exc)) from None
+        raise CLIError(_one_line(str(exc))) from None
+    except asyncio.CancelledError:
+        raise CLIError("build terminated; nothing was tagged") from None
     if args.quiet:
         print(result.image.id)
         return
@@ -101,3 +106,20 @@ def _run(args: argparse.Namespace) -> None:
     print(f"Successfully built {result.image.short_id}")
     for tag in args.tag:
         print(f"Successfully tagged {parse(tag).familiar()}")
+
+
+async def _cancellable(coro: Coroutine[Any, Any, T]) -> T:
+    """_cancellable runs `coro`, cancelled on SIGTERM as on Ctrl-C: its mounts and containers are cleaned up either way."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is not None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await coro
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def _one_line(text: str) -> str:
+    """_one_line keeps an error to the one line the CLI prints, whatever a tool's message held."""
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
