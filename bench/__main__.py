@@ -8,7 +8,7 @@ import json
 import platform
 from pathlib import Path
 
-from bench import apiserver_bench, build_bench, images_bench
+from bench import apiserver_bench, build_bench, images_bench, runtime_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -24,6 +24,7 @@ def main() -> None:
         "apiserver": apiserver_bench.run(quick=args.quick),
         "images": images_bench.run(quick=args.quick),
         "build": build_bench.run(quick=args.quick),
+        "runtime": runtime_bench.run(quick=args.quick),
     }
     out = RESULTS / "apiserver.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")

@@ -112,10 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _server_parser(sub)
     # Node commands import their modules lazily: `kyb server` start-up should not pay for them.
-    from kybernetes.cli import build, images
+    from kybernetes.cli import build, containers, images
 
     images.register(sub)
     build.register(sub)
+    containers.register(sub)
     return parser
 
 

@@ -24,7 +24,7 @@ import termios
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Sequence
 
 import kybernetes
 from kybernetes.agent.runtime import cgroups, logs, rootfs
@@ -64,6 +64,8 @@ FALLBACK_LOG_LINES = 80
 FALLBACK_LOG_BYTES = 2048
 # Exit code and reason when the end of a container could not be observed (containerd's choice).
 UNKNOWN_EXIT_CODE = 255
+# How long a shim may take to report that runc started the container (runc itself gives up sooner).
+SHIM_ANSWER_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,10 +250,11 @@ class RuncRuntime:
             answer = await self._spawn_shim(record, directory)
             if "error" in answer:
                 # As containerd: a container that could not start is exited with reason StartError.
-                save_exit(directory, ExitRecord(exit_code=128, finished_at=time.time_ns(), reason="StartError", message=answer["error"]))
-                raise RuntimeCommandError(f"starting container {container_id}", output=answer["error"])
+                error = str(answer["error"])
+                save_exit(directory, ExitRecord(exit_code=128, finished_at=time.time_ns(), reason="StartError", message=error))
+                raise RuntimeCommandError(f"starting container {container_id}", output=error)
 
-    async def _spawn_shim(self, record: ContainerRecord, directory: Path) -> dict[str, object]:
+    async def _spawn_shim(self, record: ContainerRecord, directory: Path) -> dict[str, Any]:
         spec = {
             "id": record.id,
             "dir": str(directory),
@@ -277,9 +280,15 @@ class RuncRuntime:
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(settings)
             proc.stdin.close()
-        out = await proc.stdout.read()
+        assert proc.stdout is not None
+        # One line, not EOF: whatever inherits the pipe by accident must not hold the start up.
+        try:
+            out = await asyncio.wait_for(proc.stdout.readline(), SHIM_ANSWER_TIMEOUT)
+        except TimeoutError:
+            out = b""
         await proc.wait()
         self.warm_up()
+        answer: dict[str, Any]
         try:
             answer = json.loads(out.decode().strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -412,10 +421,10 @@ class RuncRuntime:
         directory = self.dirs.container(container_id)
         shim = load_shim(directory)
         exit_ = load_exit(directory)
-        base = dict(
-            id=record.id, sandbox_id=record.sandbox_id, name=record.name, attempt=record.attempt, image=record.image,
-            created_at=record.created_at, log_path=record.log_path, labels=dict(record.labels),
-            annotations=dict(record.annotations),
+        created = ContainerStatus(
+            id=record.id, sandbox_id=record.sandbox_id, name=record.name, state=ContainerState.CREATED,
+            attempt=record.attempt, image=record.image, created_at=record.created_at, log_path=record.log_path,
+            labels=dict(record.labels), annotations=dict(record.annotations),
         )
         if exit_ is None and shim is not None and not process_alive(shim.shim_pid, shim.shim_start_time) \
                 and not process_alive(shim.pid, shim.pid_start_time):
@@ -423,14 +432,14 @@ class RuncRuntime:
             self._record_unknown_exit(directory)
             exit_ = load_exit(directory)
         if exit_ is not None:
-            return ContainerStatus(
-                **base, state=ContainerState.EXITED, started_at=shim.started_at if shim else 0,
+            return replace(
+                created, state=ContainerState.EXITED, started_at=shim.started_at if shim else 0,
                 finished_at=exit_.finished_at, exit_code=exit_.exit_code, reason=_reason(exit_),
                 message=exit_.message or self._termination_message(record, directory, exit_.exit_code),
             )
         if shim is not None:
-            return ContainerStatus(**base, state=ContainerState.RUNNING, started_at=shim.started_at, pid=shim.pid)
-        return ContainerStatus(**base, state=ContainerState.CREATED)
+            return replace(created, state=ContainerState.RUNNING, started_at=shim.started_at, pid=shim.pid)
+        return created
 
     def _termination_message(self, record: ContainerRecord, directory: Path, exit_code: int) -> str:
         try:
@@ -450,6 +459,11 @@ class RuncRuntime:
                 with contextlib.suppress(NotFound):
                     out.append(await self.container_status(record.id))
         return out
+
+    def is_logging(self, container_id: str) -> bool:
+        """is_logging tells whether the container's log may still grow (its shim is alive)."""
+        shim = load_shim(self.dirs.container(container_id))
+        return shim is not None and process_alive(shim.shim_pid, shim.shim_start_time)
 
     async def reopen_container_log(self, container_id: ContainerId) -> None:
         self._record(container_id)
@@ -523,8 +537,13 @@ async def _wait_pid(pid: int, start_time: int | None, timeout: float | None) -> 
         if not process_alive(pid, start_time):
             return True
         loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+        done: asyncio.Future[None] = loop.create_future()
+
+        def exited() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        loop.add_reader(fd, exited)
         try:
             await asyncio.wait_for(done, timeout)
             return True
@@ -584,7 +603,9 @@ def _set_winsize(fd: int, size: TerminalSize) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
 
 
-async def _exec_tty(argv: list[str], *, stdout: Output, stdin: AsyncIterator[bytes] | None, resize: AsyncIterator[TerminalSize] | None) -> int:
+async def _exec_tty(
+    argv: list[str], *, stdout: Output, stdin: AsyncIterator[bytes] | None, resize: AsyncIterator[TerminalSize] | None
+) -> int:
     # runc relays a foreground exec's terminal through its own stdio, which must be a terminal:
     # give it the slave of a pseudo-terminal we hold, and resize by setting our size and sending
     # SIGWINCH, which runc forwards to the container's terminal.

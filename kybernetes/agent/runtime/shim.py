@@ -18,20 +18,24 @@ SIGTERM, SIGINT and SIGHUP are ignored so that the agent's shutdown or terminal 
 the shim along. A restarted agent finds running containers by `shim.json` and learns their end
 from `exit.json`; it can wait for the end by watching the shim's pid.
 
-This module runs as `python -S -P -m kybernetes.agent.runtime.shim key=value...`, or started ahead
-of need with no arguments, reading the same settings NUL-separated from stdin. Python's start-up
-is most of its cost: the runtime keeps one spare shim warm so that a start pays only for runc. So it imports only builtin modules: `_signal`
-rather than `signal` (whose enums pull in `enum`), no `json` (which pulls in `re`; the records are
-flat and written by hand), no `pathlib`, `typing` or `dataclasses`.
+This module runs as `python -S -P -m kybernetes.agent.runtime.shim key=value...`, or is started
+ahead of need with no arguments and reads the same settings, NUL-separated, from stdin: the
+runtime keeps one such spare warm so that a container start pays for runc, not for Python's
+start-up. A cold start still happens (the first one, or after a spare died), so the imports stay
+cheap: `_signal` rather than `signal` (whose enums pull in `enum`), no `json` (which pulls in
+`re`; the records are flat and written by hand), no `pathlib`, `typing` or `dataclasses`.
 """
 
 from __future__ import annotations
 
 import _signal
+import ctypes
 import os
 import select
 import sys
 import time
+
+from kybernetes.agent.runtime.logs import LogWriter
 
 SHIM_FILE = "shim.json"
 EXIT_FILE = "exit.json"
@@ -153,6 +157,31 @@ def runc_error(path: str) -> str:
     return message
 
 
+def _spawn(argv: list[str], stdio: tuple[int, int, int]) -> int:
+    """_spawn starts `argv` on the given stdin, stdout and stderr with every signal at its default.
+
+    Ignored signals survive exec, and the container inherits them through runc: the shim ignores
+    SIGTERM, SIGINT, SIGHUP (and Python SIGPIPE), and glibc's posix_spawn even leaves its internal
+    signals 32 and 33 ignored in the child. So: fork, reset, exec.
+    """
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        _signal.set_wakeup_fd(-1)
+        for sig in range(1, _signal.NSIG):
+            if sig not in (_signal.SIGKILL, _signal.SIGSTOP):
+                try:
+                    _signal.signal(sig, _signal.SIG_DFL)
+                except (OSError, ValueError):
+                    pass  # reserved by the C library
+        os.execvpe(argv[0], argv, os.environ)
+    finally:
+        os._exit(127)
+
+
 def encode_spec(spec: dict[str, object]) -> list[str]:
     """encode_spec turns the shim's settings into its `key=value` arguments."""
     return [f"{k}={'1' if v is True else '' if v is False else v}" for k, v in spec.items()]
@@ -176,8 +205,6 @@ class _Shim:
         log_fd = os.open(SHIM_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
         os.dup2(log_fd, 2)
         os.close(log_fd)
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
@@ -227,16 +254,16 @@ class _Shim:
             listener.bind(CONSOLE_SOCKET)
             listener.listen(1)
             argv += ["--console-socket", CONSOLE_SOCKET]
-            actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, devnull, 2)]
+            stdio = (stdin, devnull, devnull)
             writers: list[int] = []
         else:
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
             streams = {out_r: "stdout", err_r: "stderr"}
-            actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, out_w, 1), (os.POSIX_SPAWN_DUP2, err_w, 2)]
+            stdio = (stdin, out_w, err_w)
             writers = [out_w, err_w]
         argv.append(spec["id"])
-        runc_pid = os.posix_spawn(runtime, argv, os.environ, file_actions=actions)
+        runc_pid = _spawn(argv, stdio)
         runc_status: int | None = None
         if listener is not None:
             master, runc_status = self._receive_console(listener, runc_pid)
@@ -314,8 +341,6 @@ class _Shim:
                 self.status = status
 
     def _copy_until_exit(self, streams: dict[int, str], wake_r: int) -> None:
-        from kybernetes.agent.runtime.logs import LogWriter
-
         spec = self.spec
         writer = LogWriter(
             spec["log_path"],
@@ -377,6 +402,9 @@ class _Shim:
 
 
 def main(argv: list[str]) -> None:
+    # Whatever else the agent's event loop let through (uvloop passes on some of its own descriptors)
+    # would be held open for the container's lifetime; the agent waits for EOF on our stdout.
+    os.closerange(3, 1 << 20)
     args = argv[1:]
     if not args:
         # A spare shim, started ahead of need: its settings arrive on stdin, NUL-separated. EOF

@@ -188,7 +188,8 @@ def load_container(directory: Path) -> ContainerRecord:
 
 def _load_optional(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text())
+        value: dict[str, Any] = json.loads(path.read_text())
+        return value
     except FileNotFoundError:
         return None
 

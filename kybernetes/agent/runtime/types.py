@@ -62,7 +62,7 @@ class PodSandboxConfig:
     cgroup_parent: str = ""
     """The pod's cgroup path relative to each hierarchy root; empty means `/kybernetes/pod<uid>`."""
     log_directory: Path | None = None
-    """Where container logs go; None means `<data-dir>/agent/logs/<namespace>_<name>_<uid>`."""
+    """Where container logs go (removed with the sandbox); None means `<data-dir>/agent/logs/<namespace>_<name>_<uid>`."""
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     shm_size: int = 64 * 1024 * 1024

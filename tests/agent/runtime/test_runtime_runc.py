@@ -24,7 +24,7 @@ from kybernetes.agent.runtime.types import (
     TerminalSize,
 )
 from tests.agent.runtime import runtimekit as kit
-from tests.agent.runtime.conftest import Harness, make_runtime, teardown_everything
+from tests.agent.runtime.runtimekit import Harness, make_runtime, teardown_everything
 
 SLEEP = ("sleep", "1000")
 
@@ -271,6 +271,10 @@ async def test_user_env_working_dir_and_capabilities_are_applied(harness: Harnes
     expected = sum(1 << bundle.ALL_CAPABILITIES.index(c) for c in bundle.DEFAULT_CAPABILITIES)
     assert int(bnd.split()[1], 16) == expected
 
+    # The container starts with default signal dispositions, not the shim's ignored ones.
+    _, init_status, _ = await harness.exec(cid, "cat", "/proc/1/status")
+    assert next(line for line in init_status.splitlines() if line.startswith(b"SigIgn")) == b"SigIgn:\t0000000000000000"
+
     root = await harness.run(sid, "root", *SLEEP, security=Security(run_as_user=4321, run_as_group=99, capabilities_drop=("ALL",)))
     assert await harness.exec(root, "id", "-u") == (0, b"4321\n", b"")
     assert await harness.exec(root, "id", "-g") == (0, b"99\n", b"")
@@ -280,7 +284,8 @@ async def test_cpu_and_pids_limits_land_in_the_container_cgroup(harness: Harness
     rt = harness.runtime
     config = harness.sandbox_config("limits")
     sid = await rt.run_pod_sandbox(config)
-    cid = await harness.run(sid, "limited", *SLEEP, resources=Resources(cpu_shares=256, cpu_quota=20_000, cpu_period=100_000, pids_limit=32))
+    limits = Resources(cpu_shares=256, cpu_quota=20_000, cpu_period=100_000, pids_limit=32)
+    cid = await harness.run(sid, "limited", *SLEEP, resources=limits)
     cgroup = f"{config.effective_cgroup_parent}/{cid}".strip("/")
     cpu = Path("/sys/fs/cgroup/cpu") / cgroup
     if cpu.exists():
@@ -427,3 +432,58 @@ async def test_a_killed_agent_leaves_containers_running_and_a_new_one_adopts_the
     await rt.stop_container(ids["ticker"], timeout=0.5)
     assert (await rt.container_status(ids["ticker"])).exit_code == 137
     assert {s.id for s in await rt.list_sandboxes()} == {ids["sandbox"]}
+
+
+def test_the_runtime_works_on_uvloop(busybox_layer: Path, test_network: kit.TestNetwork, cgroup_root: str, tmp_path: Path) -> None:
+    """The agent runs on uvloop, whose subprocesses differ from asyncio's (it lets descriptors through)."""
+    import uvloop
+
+    async def scenario() -> None:
+        runtime = make_runtime(tmp_path, test_network)
+        h = Harness(runtime, tmp_path, busybox_layer, test_network, cgroup_root)
+        try:
+            sid = await runtime.run_pod_sandbox(h.sandbox_config("uv"))
+            cid = await asyncio.wait_for(h.run(sid, "main", "sh", "-c", "echo started; sleep 1000"), 20)
+            await h.wait_for_log(cid, "started")
+            assert await asyncio.wait_for(h.exec(cid, "sh", "-c", "cat; exit 2", stdin=b"in\n"), 20) == (2, b"in\n", b"")
+            out: list[bytes] = []
+
+            async def collect(b: bytes) -> None:
+                out.append(b)
+
+            assert await asyncio.wait_for(runtime.exec(cid, ["tty"], stdout=collect, tty=True), 20) == 0
+            assert b"/dev/pts/" in b"".join(out)
+            await asyncio.wait_for(runtime.stop_container(cid, timeout=0.2), 20)
+            assert (await runtime.container_status(cid)).exit_code == 137
+        finally:
+            await teardown_everything(runtime, tmp_path)
+
+    uvloop.run(scenario())
+
+
+async def test_a_host_port_reaches_the_pod(harness: Harness) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:  # a port free on this host right now
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rt = harness.runtime
+    sid = await rt.run_pod_sandbox(harness.sandbox_config("hostport", port_mappings=(PortMapping(8080, port),)))
+    await harness.run(sid, "web", "sh", "-c", "echo via-host-port > /tmp/index.html; exec httpd -f -p 8080 -h /tmp")
+
+    def fetch() -> bytes:
+        # Loopback in, DNAT to the pod over the test bridge: nothing leaves the machine (and no proxy is asked).
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{port}/index.html", timeout=2) as resp:
+            return bytes(resp.read())
+
+    for _ in range(50):
+        try:
+            body = await asyncio.to_thread(fetch)
+            break
+        except OSError:
+            await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"nothing answered on host port {port}")
+    assert body == b"via-host-port\n"
