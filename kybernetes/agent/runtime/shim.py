@@ -176,10 +176,29 @@ def _spawn(argv: list[str], stdio: tuple[int, int, int]) -> int:
                 try:
                     _signal.signal(sig, _signal.SIG_DFL)
                 except (OSError, ValueError):
-                    pass  # reserved by the C library
+                    # Reserved by the C library (32, 33): only the raw system call resets them.
+                    _reset_reserved_signal(sig)
         os.execvpe(argv[0], argv, os.environ)
     finally:
         os._exit(127)
+
+
+# rt_sigaction's number per architecture; glibc refuses signals 32 and 33, the kernel does not.
+_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}
+
+
+def _reset_reserved_signal(sig: int) -> None:
+    """Set `sig` to its default action with the raw system call (a parent may have ignored it)."""
+    number = _RT_SIGACTION.get(os.uname().machine)
+    if number is None:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        # struct kernel_sigaction: handler, flags, restorer, mask (one 64-bit word).
+        action = (ctypes.c_ulong * 4)(0, 0, 0, 0)
+        libc.syscall(number, sig, ctypes.byref(action), None, 8)
+    except (OSError, AttributeError):
+        pass
 
 
 def encode_spec(spec: dict[str, object]) -> list[str]:
