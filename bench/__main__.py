@@ -26,7 +26,7 @@ def main() -> None:
         "build": build_bench.run(quick=args.quick),
         "runtime": runtime_bench.run(quick=args.quick),
     }
-    out = RESULTS / "apiserver.json"
+    out = RESULTS / "latest.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
     print(f"written to {out}")
