@@ -17,9 +17,20 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_formatted_second: tuple[int, str] = (-1, "")
+
+
 def now_rfc3339() -> str:
-    """The current time as metav1.Time serialises it: seconds precision with a `Z` suffix."""
-    return format_time(now())
+    """The current time as metav1.Time serialises it: seconds precision with a `Z` suffix.
+
+    Every write stamps times; the text changes once a second, so it is formatted once a second.
+    """
+    global _formatted_second
+    moment = now()
+    second = int(moment.timestamp())
+    if _formatted_second[0] != second:
+        _formatted_second = (second, format_time(moment))
+    return _formatted_second[1]
 
 
 def format_time(moment: datetime) -> str:
