@@ -135,6 +135,7 @@ class EventRecorder:
         self._workers = workers
         self._seen: collections.OrderedDict[tuple[str, ...], _Seen] = collections.OrderedDict()
         self._cache_size = cache_size
+        self._inflight: dict[tuple[str, ...], asyncio.Future[None]] = {}
         self.dropped = 0
         """Events dropped because the queue was full."""
 
@@ -193,6 +194,9 @@ class EventRecorder:
         key = (namespace, str(ref.get("uid", "")), str(ref.get("name", "")), str(ref.get("fieldPath", "")),
                pending.type, pending.reason, pending.message, pending.host)
         stamp = _rfc3339(pending.at)
+        # The same event may be in flight on another worker: wait for it so that this one aggregates.
+        while (inflight := self._inflight.get(key)) is not None:
+            await asyncio.shield(inflight)
         seen = self._seen.get(key)
         if seen is not None and pending.at - seen.at <= CORRELATION_WINDOW:
             seen.count += 1
@@ -213,7 +217,13 @@ class EventRecorder:
             "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
             "reportingComponent": COMPONENT, "reportingInstance": pending.host,
         }
-        await self._client.create(EVENTS, body, namespace)
-        self._seen[key] = _Seen(name, namespace, 1, stamp, pending.at)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = done
+        try:
+            await self._client.create(EVENTS, body, namespace)
+            self._seen[key] = _Seen(name, namespace, 1, stamp, pending.at)
+        finally:
+            del self._inflight[key]
+            done.set_result(None)
         while len(self._seen) > self._cache_size:
             self._seen.popitem(last=False)

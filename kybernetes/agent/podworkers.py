@@ -166,6 +166,16 @@ class PodWorkers:
             worker.pending = PodUpdate(worker.pending.type, update.pod, worker.pending.grace_period)
         self._kick(worker)
 
+    def refresh(self, pod: Obj) -> None:
+        """Keep the newest pod object for the next sync without asking for one (a status-only change)."""
+        worker = self._workers.get(uid_of(pod))
+        if worker is not None:
+            worker.pod = pod
+            phase = (pod.get("status") or {}).get("phase")
+            if phase in TERMINAL_PHASES and not worker.termination_requested:
+                # Someone else declared the pod finished: it must not run on.
+                self.update(PodUpdate(UpdateType.UPDATE, pod))
+
     def removed(self, pod: Obj) -> None:
         """The pod's API object is gone: terminate it if needed, then clean up."""
         uid = uid_of(pod)

@@ -30,6 +30,8 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     p.add_argument("--cluster-cidr", default=d.cluster_cidr, help="pod IP range (default %(default)s)")
     p.add_argument("--service-node-port-range", default=d.service_node_port_range, help="NodePort range (default %(default)s)")
     p.add_argument("--disable-agent", action="store_true", help="run the control plane only, without the node agent")
+    p.add_argument("--agent-runtime", choices=("none", "simulated", "runc"), default="none",
+                   help="run a node agent in the server: simulated (no root) or runc; default none (control plane only)")
     p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace); repeatable")
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate; repeatable")
     p.add_argument("--watch-cache-size", type=int, default=d.watch_cache_size, help="events kept for watches from an older resourceVersion (default %(default)s)")
@@ -37,6 +39,72 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     p.add_argument("--watch-queue-size", type=int, default=d.watch_queue_size, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true", help="log every request")
     p.set_defaults(run=_run_server)
+
+
+def _agent_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from kybernetes.daemons.control import default_data_dir
+
+    p = sub.add_parser("agent", help="run a node agent that joins a cluster")
+    p.add_argument("--kubeconfig", type=Path, required=True, help="kubeconfig of the cluster to join")
+    p.add_argument("--data-dir", type=Path, default=None, help=f"data directory (default {default_data_dir()})")
+    p.add_argument("--node-name", default=None, help="this node's name (default: the host name)")
+    p.add_argument("--node-ip", action="append", default=[], help="this node's address; repeatable")
+    p.add_argument("--node-label", action="append", default=[], help="a label key=value; repeatable")
+    p.add_argument("--node-taint", action="append", default=[], help="a taint key=value:Effect; repeatable")
+    p.add_argument("--runtime", choices=("runc", "simulated"), default="runc", help="container runtime (default %(default)s)")
+    p.add_argument("--simulated-nodes", type=int, default=0, help="run N simulated nodes (like kwok) instead of this node")
+    p.add_argument("--simulated-prefix", default="sim-node", help="name prefix of simulated nodes (default %(default)s)")
+    p.add_argument("--pod-cidr", default="10.42.0.0/24", help="this node's pod range (default %(default)s)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.set_defaults(run=_run_agent)
+
+
+def _run_agent(args: argparse.Namespace) -> None:
+    from kybernetes.client.config import load_kubeconfig
+    from kybernetes.daemons.control import default_data_dir
+    from kybernetes.daemons.node import NodeSettings, default_node_name, parse_taint, run_node
+
+    labels = {}
+    for item in args.node_label:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--node-label: expected key=value, got {item!r}")
+        labels[key] = value
+    try:
+        taints = tuple(parse_taint(t) for t in args.node_taint)
+    except ValueError as exc:
+        raise CLIError(f"--node-taint: {exc}") from None
+    if args.simulated_nodes < 0:
+        raise CLIError("--simulated-nodes: must not be negative")
+    if not args.kubeconfig.exists():
+        raise CLIError(f"--kubeconfig: {args.kubeconfig} does not exist")
+    settings = NodeSettings(
+        data_dir=args.data_dir or default_data_dir(),
+        node_name=args.node_name or default_node_name(),
+        runtime="simulated" if args.simulated_nodes else args.runtime,
+        simulated_nodes=args.simulated_nodes,
+        simulated_prefix=args.simulated_prefix,
+        node_ips=tuple(args.node_ip),
+        labels=labels,
+        taints=taints,
+        pod_cidr=args.pod_cidr,
+    )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
+
+    async def main() -> None:
+        import signal
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_node(settings, config=load_kubeconfig(args.kubeconfig), stop=stop)
+
+    try:
+        _run(main())
+    except OSError as exc:
+        raise CLIError(f"cannot start the agent: {exc.strerror or exc}") from None
 
 
 def _validate_server_args(args: argparse.Namespace) -> None:
@@ -71,6 +139,7 @@ def _run_server(args: argparse.Namespace) -> None:
         cluster_cidr=args.cluster_cidr,
         service_node_port_range=args.service_node_port_range,
         disable_agent=args.disable_agent,
+        agent_runtime=args.agent_runtime,
         disable=tuple(args.disable),
         tls_san=tuple(args.tls_san),
         watch_cache_size=args.watch_cache_size,
@@ -82,11 +151,10 @@ def _run_server(args: argparse.Namespace) -> None:
     )
     # Keep aiohttp's own access/debug noise out unless asked.
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
-    if not settings.disable_agent:
+    if settings.agent_runtime == "none" and not settings.disable_agent:
         logging.getLogger("kybernetes").info(
-            "the node agent is not available yet; running the control plane only (as --disable-agent)"
+            "running the control plane only; --agent-runtime simulated|runc adds this machine as a node"
         )
-        settings.disable_agent = True
     try:
         _run(run_server(settings))
     except OSError as exc:
@@ -111,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kyb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _server_parser(sub)
+    _agent_parser(sub)
     # Node commands import their modules lazily: `kyb server` start-up should not pay for them.
     from kybernetes.cli import build, containers, images
 

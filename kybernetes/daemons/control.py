@@ -59,7 +59,9 @@ class ServerSettings:
     service_node_port_range: str = "30000-32767"
     """Range NodePorts come from."""
     disable_agent: bool = False
-    """Run the control plane only (the node agent arrives in a later issue)."""
+    """Run the control plane only."""
+    agent_runtime: str = "none"
+    """The node agent inside the server: `none` (control plane only, today's default), `simulated` or `runc`."""
     disable: tuple[str, ...] = ()
     """Components not to start, e.g. garbagecollector, namespace."""
     tls_san: tuple[str, ...] = ()
@@ -228,7 +230,11 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
         log.info("to use kubectl: export KUBECONFIG=%s; kubectl get namespaces", settings.kubeconfig_path)
         async with asyncio.TaskGroup() as tg:
             controllers = _start_controllers(tg, settings)
+            agent_stop = asyncio.Event()
+            if not settings.disable_agent and settings.agent_runtime != "none":
+                controllers.append(tg.create_task(_quiet_cancel(_run_agent(settings, agent_stop))))
             await stop.wait()
+            agent_stop.set()
             for task in controllers:
                 task.cancel()
     finally:
@@ -251,6 +257,25 @@ def _start_controllers(tg: asyncio.TaskGroup, settings: ServerSettings) -> list[
         return []
     config = load_kubeconfig(settings.kubeconfig_path)
     return [tg.create_task(_quiet_cancel(manager.run(config, enabled=wanted)))]
+
+
+async def _run_agent(settings: ServerSettings, stop: asyncio.Event) -> None:
+    """The server's own node, as k3s runs one: an agent that talks to this API server over HTTPS."""
+    from kybernetes.client.config import load_kubeconfig
+    from kybernetes.daemons.node import NodeSettings, run_node
+
+    network = ipaddress.ip_network(settings.service_cidr, strict=False)
+    cluster = ipaddress.ip_network(settings.cluster_cidr, strict=False)
+    pod_cidr = str(next(cluster.subnets(new_prefix=24)) if cluster.prefixlen <= 24 else cluster)
+    node = NodeSettings(
+        data_dir=settings.data_dir,
+        runtime=settings.agent_runtime,  # type: ignore[arg-type]
+        role="control-plane",
+        pod_cidr=pod_cidr,
+        cluster_cidr=settings.cluster_cidr,
+        cluster_dns=(str(network.network_address + 10),),
+    )
+    await run_node(node, config=load_kubeconfig(settings.kubeconfig_path), stop=stop)
 
 
 async def _quiet_cancel(coro: "asyncio.Future[None] | object") -> None:
