@@ -826,10 +826,12 @@ class APIServer:
             if spec.get("nodeName"):
                 raise errors.conflict("pods", name, f"pod {name} is already assigned to node \"{spec['nodeName']}\"")
             spec["nodeName"] = target
-            return old
+            return _set_scheduled_condition(old)
 
-        await self.registry.patch(r, route.namespace, name, bind, info)
-        await self.registry.patch(r, route.namespace, name, _set_scheduled_condition, info, subresource="status")
+        body_name = (body.get("metadata") or {}).get("name")
+        if body_name and body_name != name:
+            raise errors.bad_request(f"name in URL does not match name in Binding object")
+        await self.registry.patch(r, route.namespace, name, bind, info, subresource="binding")
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 
     async def eviction(self, request: web.Request, route: Route) -> web.Response:

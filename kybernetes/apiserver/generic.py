@@ -396,6 +396,10 @@ class GenericRegistry:
                 new = copy.deepcopy(old)
                 new.setdefault("spec", {})["ephemeralContainers"] = wanted
                 errs = _validate_ephemeral_update(wanted, have)
+            elif subresource == "binding":
+                # pods/binding sets spec.nodeName (and PodScheduled) on an unbound pod: the
+                # transform has checked that; the pod update rules, which forbid it, do not apply.
+                errs = []
             elif subresource == "finalize":
                 # namespaces/finalize changes spec.finalizers and nothing else.
                 finalizers = (new.get("spec") or {}).get("finalizers") or []

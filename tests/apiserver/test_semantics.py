@@ -144,3 +144,16 @@ def test_get_scale_subresource_prints_desired_and_available(kubectl132):
     out = kubectl132("get", "deployment", "sc", "--subresource=scale").stdout.split()
     assert out[:3] == ["NAME", "DESIRED", "AVAILABLE"]
     assert out[3:5] == ["sc", "2"]
+
+
+def test_binding_assigns_a_node_once(api, ns):
+    assert api.request("POST", f"/api/v1/namespaces/{ns}/pods", pod("b"))[0] == 201
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "b"}, "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"}}
+    code, body, _ = api.request("POST", f"/api/v1/namespaces/{ns}/pods/b/binding", json.dumps(binding).encode())
+    assert code == 201, body
+    code, got, _ = api.request("GET", f"/api/v1/namespaces/{ns}/pods/b")
+    assert got["spec"]["nodeName"] == "node-1"
+    assert [c["status"] for c in got["status"]["conditions"] if c["type"] == "PodScheduled"] == ["True"]
+    binding["target"]["name"] = "node-2"
+    code, body, _ = api.request("POST", f"/api/v1/namespaces/{ns}/pods/b/binding", json.dumps(binding).encode())
+    assert code == 409
