@@ -8,7 +8,7 @@ import json
 import platform
 from pathlib import Path
 
-from bench import apiserver_bench, build_bench, images_bench, runtime_bench
+from bench import agent_bench, apiserver_bench, build_bench, images_bench, runtime_bench, scheduler_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -25,6 +25,8 @@ def main() -> None:
         "images": images_bench.run(quick=args.quick),
         "build": build_bench.run(quick=args.quick),
         "runtime": runtime_bench.run(quick=args.quick),
+        "scheduler": scheduler_bench.run(quick=args.quick),
+        "agent": agent_bench.run(quick=args.quick),
     }
     out = RESULTS / "latest.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")

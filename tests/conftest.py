@@ -88,7 +88,9 @@ def start_server(data_dir: Path, *extra: str, port: int | None = None, timeout: 
     log_file = open(log_path, "ab")
     cmd = [
         sys.executable, "-m", "kybernetes", "server", "--disable-agent",
-        "--data-dir", str(data_dir), "--https-listen-port", str(port), "--bind-address", "127.0.0.1", *extra,
+        "--data-dir", str(data_dir), "--https-listen-port", str(port), "--bind-address", "127.0.0.1",
+        # No scheduler in the shared test server: it would write status to other tests' pending pods.
+        "--disable", "scheduler", *extra,
     ]
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
     server = RunningServer(data_dir, port, proc, log_path, tuple(extra))

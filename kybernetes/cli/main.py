@@ -32,7 +32,7 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     p.add_argument("--disable-agent", action="store_true", help="run the control plane only, without the node agent")
     p.add_argument("--agent-runtime", choices=("none", "simulated", "runc"), default="none",
                    help="run a node agent in the server: simulated (no root) or runc; default none (control plane only)")
-    p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace); repeatable")
+    p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace, scheduler); repeatable")
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate; repeatable")
     p.add_argument("--watch-cache-size", type=int, default=d.watch_cache_size, help="events kept for watches from an older resourceVersion (default %(default)s)")
     # Tuning knob kept out of --help: how far a watch may lag before it is cut off.

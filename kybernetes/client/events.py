@@ -108,13 +108,13 @@ class EventRecorder:
         self._seen: collections.OrderedDict[str, _Seen] = collections.OrderedDict()
         self._last_nanos = 0
 
-    def event(self, obj: Obj, type: EventType, reason: str, message: str, *, field_path: str = "") -> None:
+    def event(self, obj: Obj, type_: EventType, reason: str, message: str, *, field_path: str = "") -> None:
         """Record an event about `obj`; returns at once, the write happens in `run()`."""
-        if type not in (NORMAL, WARNING):
-            log.error("unsupported event type %r for %s %s", type, reason, message)
+        if type_ not in (NORMAL, WARNING):
+            log.error("unsupported event type %r for %s %s", type_, reason, message)
             return
         if len(self._queue) >= self._settings.queue_size:
-            log.error("too many queued events, dropping %s event %s: %s", type, reason, message)
+            log.error("too many queued events, dropping %s event %s: %s", type_, reason, message)
             return
         ref = object_reference(obj, field_path)
         now = self._clock.now()
@@ -133,7 +133,7 @@ class EventRecorder:
             "firstTimestamp": stamp,
             "lastTimestamp": stamp,
             "count": 1,
-            "type": type,
+            "type": type_,
             "reportingComponent": self.component,
             "reportingInstance": self.host,
         }

@@ -63,7 +63,7 @@ class ServerSettings:
     agent_runtime: str = "none"
     """The node agent inside the server: `none` (control plane only, today's default), `simulated` or `runc`."""
     disable: tuple[str, ...] = ()
-    """Components not to start, e.g. garbagecollector, namespace."""
+    """Components not to start: garbagecollector, namespace, scheduler."""
     tls_san: tuple[str, ...] = ()
     """Extra names or IPs for the serving certificate."""
     watch_cache_size: int = 100_000
@@ -229,7 +229,7 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
         log.info("ready in %.0f ms", (time.monotonic() - started) * 1000)
         log.info("to use kubectl: export KUBECONFIG=%s; kubectl get namespaces", settings.kubeconfig_path)
         async with asyncio.TaskGroup() as tg:
-            controllers = _start_controllers(tg, settings)
+            controllers = _start_controllers(tg, settings) + _start_scheduler(tg, settings)
             agent_stop = asyncio.Event()
             if not settings.disable_agent and settings.agent_runtime != "none":
                 controllers.append(tg.create_task(_quiet_cancel(_run_agent(settings, agent_stop))))
@@ -242,6 +242,16 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
         await runner.cleanup()
         await cache.close()
         await backend.close()
+
+
+def _start_scheduler(tg: asyncio.TaskGroup, settings: ServerSettings) -> list[asyncio.Task[None]]:
+    """The scheduler reaches the API server over HTTPS with the admin kubeconfig, like the controllers."""
+    if "scheduler" in settings.disable:
+        return []
+    from kybernetes import scheduler
+    from kybernetes.client.config import load_kubeconfig
+
+    return [tg.create_task(_quiet_cancel(scheduler.run(load_kubeconfig(settings.kubeconfig_path))))]
 
 
 def _start_controllers(tg: asyncio.TaskGroup, settings: ServerSettings) -> list[asyncio.Task[None]]:

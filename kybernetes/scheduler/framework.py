@@ -23,6 +23,9 @@ MAX_NODE_SCORE = 100
 CycleState = dict[str, Any]
 """CycleState is per-pod scratch space plugins fill in pre_filter/pre_score, keyed by plugin name."""
 
+NamespaceLabels = Callable[[str], Mapping[str, str]]
+"""NamespaceLabels looks up a namespace's labels by name."""
+
 
 class Code(enum.IntEnum):
     """Code of a plugin's answer, as upstream's framework.Code."""
@@ -33,6 +36,8 @@ class Code(enum.IntEnum):
     """The node does not fit now; preemption or freed resources could change that."""
     UNSCHEDULABLE_AND_UNRESOLVABLE = 3
     """The node cannot fit whatever is removed from it (affinity, taints, node name)."""
+    SKIP = 4
+    """From pre_filter or pre_score: this plugin has nothing to say about this pod, don't run it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,7 @@ class Status:
 
 
 SUCCESS = Status()
+SKIP = Status(Code.SKIP)
 
 
 def unschedulable(*reasons: str) -> Status:
@@ -114,9 +120,14 @@ class AffinityTerm:
     namespace_selector: Selector
     topology_key: str
 
-    def matches(self, pod: PodInfo, namespace_labels: Mapping[str, str]) -> bool:
-        """Tell whether `pod` is one this term is about (upstream's AffinityTerm.Matches)."""
-        if pod.namespace in self.namespaces or self.namespace_selector.matches(namespace_labels):
+    def matches(self, pod: PodInfo, namespace_labels: NamespaceLabels) -> bool:
+        """Tell whether `pod` is one this term is about (upstream's AffinityTerm.Matches).
+
+        `namespace_labels` is only asked when the term has a namespaceSelector.
+        """
+        if pod.namespace in self.namespaces:
+            return self.selector.matches(pod.labels)
+        if self.namespace_selector is not NOTHING and self.namespace_selector.matches(namespace_labels(pod.namespace)):
             return self.selector.matches(pod.labels)
         return False
 
@@ -178,6 +189,7 @@ class PodInfo:
     owner_uid: str
     priority: int
     terminating: bool
+    spec: Obj
 
     @classmethod
     def of(cls, pod: Obj) -> PodInfo:
@@ -202,11 +214,8 @@ class PodInfo:
             owner_uid=controller_uid(meta),
             priority=int(spec.get("priority") or 0),
             terminating=bool(meta.get("deletionTimestamp")),
+            spec=spec,
         )
-
-    @property
-    def spec(self) -> Obj:
-        return self.pod.get("spec") or {}
 
 
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
@@ -275,9 +284,6 @@ class NodeInfo:
         return pod
 
 
-NamespaceLabels = Callable[[str], Mapping[str, str]]
-
-
 @dataclass(frozen=True)
 class Handle:
     """Handle is what plugin factories may use beyond the pod and nodes of a cycle."""
@@ -288,7 +294,7 @@ class Handle:
 
 @runtime_checkable
 class PreFilterPlugin(Protocol):
-    """PreFilterPlugin computes per-pod state once before the node loop."""
+    """PreFilterPlugin computes per-pod state once before the node loop; SKIP spares its filter for this pod."""
 
     name: str
 
@@ -307,11 +313,14 @@ class FilterPlugin(Protocol):
 
 @runtime_checkable
 class ScorePlugin(Protocol):
-    """ScorePlugin ranks the feasible nodes; `normalize` brings the scores into 0..MAX_NODE_SCORE."""
+    """ScorePlugin ranks the feasible nodes; `normalize` brings the scores into 0..MAX_NODE_SCORE.
+
+    `pre_score` answering SKIP means the plugin would score every node alike for this pod.
+    """
 
     name: str
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> None: ...
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status: ...
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int: ...
 

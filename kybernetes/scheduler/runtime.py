@@ -26,6 +26,7 @@ from kybernetes.scheduler.framework import (
     NodeInfo,
     PodInfo,
     PreFilterPlugin,
+    SUCCESS,
     ScorePlugin,
     Status,
 )
@@ -71,26 +72,31 @@ class Framework:
         """Return, per filter plugin, the cluster events that may undo its rejection."""
         return {p.name: p.events for p in self.filters}
 
-    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> tuple[Status, list[FilterPlugin]]:
+        """Run the pre-filters; return their verdict and the filters to run for this pod (those not skipped)."""
+        skipped = set()
         for plugin in self.pre_filters:
             status = plugin.pre_filter(state, pod, nodes)
-            if not status.ok:
-                return status.with_plugin(plugin.name)
-        return Status()
+            if status.code is Code.SKIP:
+                skipped.add(plugin.name)
+            elif status.code:
+                return status.with_plugin(plugin.name), []
+        return SUCCESS, [p for p in self.filters if p.name not in skipped]
 
-    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo, plugins: Sequence[FilterPlugin] | None = None) -> Status:
         """Run the filters in order; the first that does not pass decides."""
-        for plugin in self.filters:
+        for plugin in self.filters if plugins is None else plugins:
             status = plugin.filter(state, pod, node)
-            if not status.ok:
+            if status.code:  # Code.SUCCESS is 0
                 return status.with_plugin(plugin.name)
-        return Status()
+        return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> dict[str, int]:
-        """Return each node's total weighted score."""
+        """Return each node's total weighted score; skipped scorers would have scored all nodes alike."""
         totals = {n.name: 0 for n in nodes}
         for plugin, weight in self.scorers:
-            plugin.pre_score(state, pod, nodes)
+            if plugin.pre_score(state, pod, nodes).code is Code.SKIP:
+                continue
             scores = {n.name: plugin.score(state, pod, n) for n in nodes}
             plugin.normalize(state, pod, scores)
             for name, value in scores.items():
@@ -215,11 +221,12 @@ class Algorithm:
 
     def _feasible(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> tuple[list[NodeInfo], Diagnosis]:
         diagnosis = Diagnosis()
-        status = self.framework.pre_filter(state, pod, nodes)
-        if not status.ok:
+        status, filters = self.framework.pre_filter(state, pod, nodes)
+        if status.code:
             diagnosis.pre_filter_message = status.message
             diagnosis.statuses = {n.name: status for n in nodes}
             return [], diagnosis
+        run_filters = self.framework.filter
         wanted = feasible_nodes_to_find(len(nodes), self._percentage)
         feasible: list[NodeInfo] = []
         processed = 0
@@ -228,8 +235,8 @@ class Algorithm:
         for i in range(count):
             node = nodes[(start + i) % count]
             processed += 1
-            verdict = self.framework.filter(state, pod, node)
-            if verdict.ok:
+            verdict = run_filters(state, pod, node, filters)
+            if not verdict.code:
                 feasible.append(node)
                 if len(feasible) >= wanted:
                     break

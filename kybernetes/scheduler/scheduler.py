@@ -159,7 +159,7 @@ class Scheduler:
         """Wait for the informers to sync, then schedule until cancelled."""
         for informer in (self.nodes, self.namespaces, self.pods):
             await informer.wait_synced()
-        log.info("scheduler %s: started (%d nodes, %d pending pods)", self.name, len(self.cache.nodes()), len(self.queue))
+        log.info("scheduler: started as %s (%d nodes, %d pending pods)", self.name, len(self.cache.nodes()), len(self.queue))
         async with asyncio.TaskGroup() as group:
             self._group = group
             group.create_task(self.recorder.run(), name="scheduler events")
@@ -167,11 +167,7 @@ class Scheduler:
             while True:
                 queued = await self.queue.pop()
                 await self._slots.acquire()
-                try:
-                    bound = self.schedule_one(queued)
-                except Exception:
-                    self._slots.release()
-                    raise
+                bound = self.schedule_one(queued)
                 if bound is None:
                     self._slots.release()
                 else:
@@ -187,12 +183,16 @@ class Scheduler:
         try:
             result = self.algorithm.schedule(pod, self.cache.nodes())
         except FitError as err:
-            log.info("unable to schedule %s: %s", pod.key, err.message)
+            log.debug("unable to schedule %s: %s", pod.key, err.message)
             self._failed(queued, err.message, rejected_by=err.diagnosis.rejected_by, unschedulable=True)
             return None
         except NoNodesAvailable as err:
-            log.info("unable to schedule %s: no nodes are registered; waiting", pod.key)
+            log.debug("unable to schedule %s: no nodes are registered; waiting", pod.key)
             self._failed(queued, str(err), rejected_by=frozenset(), unschedulable=True)
+            return None
+        except Exception as err:  # noqa: BLE001 - one odd pod must not stop scheduling for the others
+            log.exception("error scheduling %s; retrying", pod.key)
+            self._failed(queued, str(err), rejected_by=frozenset(), unschedulable=False)
             return None
         return self.cache.assume(pod, result.node), result.node
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from kybernetes.client import errors
 from kybernetes.client.config import load_kubeconfig
 from kybernetes.client.informer import SharedInformerFactory
 from kybernetes.client.rest import EVENTS, NAMESPACES, NODES, PODS, REPLICASETS, Client
-from kybernetes.scheduler import Scheduler
+from kybernetes.scheduler import Scheduler, run
 from tests.conftest import Kubectl, RunningServer
 
 Obj = dict[str, Any]
@@ -105,6 +106,7 @@ async def cluster(server: RunningServer) -> AsyncIterator[Cluster]:
         await client.create(NAMESPACES, {"metadata": {"name": namespace}})
         test = Cluster(client, namespace, name)
         try:
+            await require_binding(client, namespace)
             yield test
         finally:
             task.cancel()
@@ -118,6 +120,21 @@ async def cluster(server: RunningServer) -> AsyncIterator[Cluster]:
                 except errors.NotFoundError:
                     pass
             await client.delete(NAMESPACES, namespace)
+
+
+async def require_binding(client: Client, namespace: str) -> None:
+    """Fail at once, saying why, if the server cannot bind pods at all (nothing else here could pass)."""
+    probe = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "binding-probe"},
+             "spec": {"schedulerName": "nobody", "containers": [{"name": "c", "image": "busybox"}]}}
+    await client.create(PODS, probe, namespace)
+    binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "binding-probe"},
+               "target": {"apiVersion": "v1", "kind": "Node", "name": "probe-node"}}
+    try:
+        await client.request("POST", PODS.path(namespace, "binding-probe", "binding"), body=binding)
+    except errors.APIStatusError as err:
+        pytest.fail(f"the API server refuses POST pods/binding, so no pod can be scheduled: {err}")
+    finally:
+        await client.delete(PODS, "binding-probe", namespace, body={"gracePeriodSeconds": 0})
 
 
 async def bound_to(cluster: Cluster, pod: str) -> str:
@@ -271,3 +288,30 @@ async def test_a_burst_of_fifty_pods_does_not_overcommit_the_nodes(cluster: Clus
     refusal = json.dumps([c for p in pods for c in p.get("status", {}).get("conditions", [])
                           if c.get("type") == "PodScheduled" and c.get("status") == "False"][:1])
     assert "0/2 nodes are available: 2 Insufficient cpu." in refusal
+
+
+async def test_run_is_the_entry_point_and_logs_one_line(server: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
+    name = f"e2e-run-{uuid.uuid4().hex[:6]}"
+    config = load_kubeconfig(server.kubeconfig)
+    caplog.set_level(logging.INFO, logger="kybernetes.scheduler")
+    async with Client(config) as client:
+        test = Cluster(client, f"sched-{uuid.uuid4().hex[:8]}", name)
+        await client.create(NAMESPACES, {"metadata": {"name": test.namespace}})
+        await require_binding(client, test.namespace)
+        task = asyncio.create_task(run(config, name=name))
+        try:
+            node = test.node_name("entry")
+            await test.node(node)
+            await test.pod("hello")
+            assert await eventually(lambda: bound_to(test, "hello"), "hello is bound") == node
+        finally:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            for created in test.nodes:
+                await client.delete(NODES, created)
+            await client.delete(NAMESPACES, test.namespace)
+    started = [r.getMessage() for r in caplog.records if "started" in r.getMessage()]
+    assert len(started) == 1 and started[0].startswith(f"scheduler: started as {name} (")

@@ -10,8 +10,10 @@ import pytest
 
 from kybernetes.client.config import Config
 from kybernetes.client.informer import SharedInformerFactory
-from kybernetes.client.rest import NAMESPACES, NODES, PODS, Client, Request, Response
+from kybernetes.client.rest import Client, Request, Response
 from kybernetes.scheduler import Scheduler
+from kybernetes.scheduler.framework import SUCCESS, Event, Status
+from kybernetes.scheduler.runtime import Framework
 from kybernetes.scheduler.scheduler import truncate_message
 
 Obj = dict[str, Any]
@@ -171,3 +173,27 @@ async def test_labelling_a_node_retries_the_waiting_pod(scheduler: Scheduler, ap
 def test_long_messages_are_cut_as_upstream_does() -> None:
     assert truncate_message("x" * 1024) == "x" * 1024
     assert truncate_message("x" * 2000) == "x" * 1020 + " ..."
+
+
+class Exploding:
+    """Exploding is a filter with a bug for pods named "odd"."""
+
+    name = "Exploding"
+    events = Event.NODE_ADD
+
+    def filter(self, state: Any, pod: Any, node: Any) -> Status:
+        if pod.name == "odd":
+            raise ValueError("plugin bug")
+        return SUCCESS
+
+
+async def test_a_plugin_error_retries_that_pod_and_spares_the_others(api: API) -> None:
+    client = Client(Config(server="https://127.0.0.1:1"), transport=api)
+    framework = Framework(filters=["Exploding"], scores={}, plugins={"Exploding": lambda handle: Exploding()})
+    scheduler = Scheduler(client, SharedInformerFactory(client), framework=framework)
+    task = await running(scheduler, [pod("odd"), pod("fine")], [node("a")])
+    await stop(task)
+    assert [b["metadata"]["name"] for b in api.sent("POST", "/binding")] == ["fine"]
+    assert scheduler.queue.where("default/odd") == "backoff"
+    [patch] = api.sent("PATCH", "/pods/odd/status")
+    assert patch["status"]["conditions"][0]["reason"] == "SchedulerError"

@@ -304,7 +304,8 @@ def _nodes(*names_and_zones: tuple[str, str]) -> list[NodeInfo]:
 def _verdicts(incoming: PodInfo, nodes: list[NodeInfo]) -> dict[str, tuple[str, ...]]:
     plugin = inter_pod_affinity.InterPodAffinity(inter_pod_affinity.Handle())
     state: dict[str, Any] = {}
-    plugin.pre_filter(state, incoming, nodes)
+    if plugin.pre_filter(state, incoming, nodes).code is Code.SKIP:
+        return {n.name: () for n in nodes}
     return {n.name: plugin.filter(state, incoming, n).reasons for n in nodes}
 
 
@@ -374,3 +375,37 @@ def test_selector_spread_counts_siblings_of_the_same_owner() -> None:
 )
 def test_selector_spread_scores(counts: dict[str, int], zones: dict[str, str], scores: dict[str, int]) -> None:
     assert selector_spread.spread(counts, zones) == scores
+
+
+def test_namespace_selectors_look_up_namespace_labels() -> None:
+    nodes = _nodes(("a", "z1"), ("b", "z2"))
+    nodes[0].add_pod(pod("db", namespace="team-a", labels={"app": "db"}))
+    nodes[1].add_pod(pod("db", namespace="team-b", labels={"app": "db"}))
+    term = {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": "kubernetes.io/hostname",
+            "namespaceSelector": {"matchLabels": {"team": "a"}}}
+    incoming = pod("web", namespace="web", affinity={"podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}})
+    handle = inter_pod_affinity.Handle(namespace_labels=lambda name: {"team": "a"} if name == "team-a" else {})
+    plugin = inter_pod_affinity.InterPodAffinity(handle)
+    state: dict[str, Any] = {}
+    assert plugin.pre_filter(state, incoming, nodes).ok
+    assert [plugin.filter(state, incoming, n).reasons for n in nodes] == [(), (inter_pod_affinity.AFFINITY_REASON,)]
+
+
+@pytest.mark.parametrize(
+    ("plugin", "spec", "skipped"),
+    [
+        (node_name.NodeName(), {}, True),
+        (node_name.NodeName(), {"nodeName": "a"}, False),
+        (node_affinity.NodeAffinity(), {}, True),
+        (node_affinity.NodeAffinity(), {"nodeSelector": {"a": "b"}}, False),
+        (node_affinity.NodeAffinity(), {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": []}}}}, False),
+        (node_ports.NodePorts(), {}, True),
+        (node_ports.NodePorts(), {"containers": [{"name": "c", "ports": [{"containerPort": 1, "hostPort": 1}]}]}, False),
+    ],
+    ids=["nodename-unset", "nodename-set", "affinity-none", "affinity-selector", "affinity-empty-terms", "ports-none",
+         "ports-host"],
+)
+def test_filters_skip_pods_they_have_nothing_to_say_about(plugin: Any, spec: Obj, skipped: bool) -> None:
+    status = plugin.pre_filter({}, PodInfo.of({"metadata": {"name": "p"}, "spec": spec}), [])
+    assert (status.code is Code.SKIP) is skipped

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from kybernetes.scheduler.framework import (
+    SKIP,
     SUCCESS,
     AffinityTerm,
     CycleState,
@@ -52,32 +53,30 @@ def _bump(counter: Counter[Pair], labels: Mapping[str, str], key: str) -> None:
 def count(pod: PodInfo, nodes: Sequence[NodeInfo], namespace_labels: NamespaceLabels) -> Counts:
     """Count what `filter` needs to know about every pod already placed."""
     counts = Counts()
-    own_labels = namespace_labels(pod.namespace)
     for node in nodes:
         if node.node is None:
             continue
         for existing in node.with_anti_affinity.values():
             for term in existing.anti_affinity_terms:
-                if term.matches(pod, own_labels):
+                if term.matches(pod, namespace_labels):
                     _bump(counts.existing_anti_affinity, node.labels, term.topology_key)
         if not pod.affinity_terms and not pod.anti_affinity_terms:
             continue
         for other in node.pods.values():
-            other_labels = namespace_labels(other.namespace)
-            if pod.affinity_terms and all(t.matches(other, other_labels) for t in pod.affinity_terms):
+            if pod.affinity_terms and all(t.matches(other, namespace_labels) for t in pod.affinity_terms):
                 for term in pod.affinity_terms:
                     _bump(counts.affinity, node.labels, term.topology_key)
             for term in pod.anti_affinity_terms:
-                if term.matches(other, other_labels):
+                if term.matches(other, namespace_labels):
                     _bump(counts.anti_affinity, node.labels, term.topology_key)
     return counts
 
 
-def _matches_itself(terms: Sequence[AffinityTerm], pod: PodInfo, namespace_labels: Mapping[str, str]) -> bool:
+def _matches_itself(terms: Sequence[AffinityTerm], pod: PodInfo, namespace_labels: NamespaceLabels) -> bool:
     return all(t.matches(pod, namespace_labels) for t in terms)
 
 
-def fits(pod: PodInfo, labels: Mapping[str, str], counts: Counts, own_namespace_labels: Mapping[str, str]) -> Status:
+def fits(pod: PodInfo, labels: Mapping[str, str], counts: Counts, namespace_labels: NamespaceLabels) -> Status:
     """Judge one node's labels against the counts; the first broken rule is the reason."""
     missing = False
     for term in pod.affinity_terms:
@@ -85,7 +84,7 @@ def fits(pod: PodInfo, labels: Mapping[str, str], counts: Counts, own_namespace_
             return unresolvable(AFFINITY_REASON)
         if counts.affinity[(term.topology_key, labels[term.topology_key])] <= 0:
             missing = True
-    if missing and not (not counts.affinity and _matches_itself(pod.affinity_terms, pod, own_namespace_labels)):
+    if missing and not (not counts.affinity and _matches_itself(pod.affinity_terms, pod, namespace_labels)):
         return unresolvable(AFFINITY_REASON)
     if counts.anti_affinity:
         for term in pod.anti_affinity_terms:
@@ -108,14 +107,14 @@ class InterPodAffinity:
         self._namespace_labels = handle.namespace_labels
 
     def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
-        state[NAME] = count(pod, nodes, self._namespace_labels)
+        counts = count(pod, nodes, self._namespace_labels)
+        if not pod.affinity_terms and not counts.anti_affinity and not counts.existing_anti_affinity:
+            return SKIP
+        state[NAME] = counts
         return SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        counts: Counts = state[NAME]
-        if not pod.affinity_terms and not counts.anti_affinity and not counts.existing_anti_affinity:
-            return SUCCESS
-        return fits(pod, node.labels, counts, self._namespace_labels(pod.namespace))
+        return fits(pod, node.labels, state[NAME], self._namespace_labels)
 
 
 def factory(handle: Handle) -> InterPodAffinity:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from kybernetes.scheduler.framework import MAX_NODE_SCORE, CycleState, Handle, NodeInfo, PodInfo
+from kybernetes.scheduler.framework import MAX_NODE_SCORE, SUCCESS, CycleState, Handle, NodeInfo, PodInfo, Status
 
 NAME = "NodeResourcesLeastAllocated"
 
-WEIGHTS = (("cpu", 1), ("memory", 1))
+CPU_WEIGHT = 1
+MEMORY_WEIGHT = 1
 
 
 def resource_score(requested: int, allocatable: int) -> int:
@@ -25,11 +26,9 @@ def resource_score(requested: int, allocatable: int) -> int:
 
 def score(pod: PodInfo, node: NodeInfo) -> int:
     """Return the weighted least-allocated score of `node` for `pod`."""
-    requested = {"cpu": node.non_zero_requested.milli_cpu + pod.non_zero_requests.milli_cpu,
-                 "memory": node.non_zero_requested.memory + pod.non_zero_requests.memory}
-    allocatable = {"cpu": node.allocatable.milli_cpu, "memory": node.allocatable.memory}
-    total = sum(resource_score(requested[name], allocatable[name]) * weight for name, weight in WEIGHTS)
-    return total // sum(weight for _, weight in WEIGHTS)
+    cpu = resource_score(node.non_zero_requested.milli_cpu + pod.non_zero_requests.milli_cpu, node.allocatable.milli_cpu)
+    memory = resource_score(node.non_zero_requested.memory + pod.non_zero_requests.memory, node.allocatable.memory)
+    return (cpu * CPU_WEIGHT + memory * MEMORY_WEIGHT) // (CPU_WEIGHT + MEMORY_WEIGHT)
 
 
 class LeastAllocated:
@@ -37,8 +36,8 @@ class LeastAllocated:
 
     name = NAME
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> None:
-        pass
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         return score(pod, node)

@@ -10,6 +10,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 from kybernetes.scheduler.framework import (
+    SKIP,
     SUCCESS,
     CycleState,
     Event,
@@ -84,6 +85,10 @@ def fits(spec: Mapping[str, Any], labels: Mapping[str, str], node_name: str) -> 
     return any(term_matches(t or {}, labels, node_name) for t in required.get("nodeSelectorTerms") or [])
 
 
+def _node_affinity(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (spec.get("affinity") or {}).get("nodeAffinity") or {}
+
+
 def preference_score(spec: Mapping[str, Any], labels: Mapping[str, str], node_name: str) -> int:
     """Sum the weights of the preferred scheduling terms the node matches."""
     preferred = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
@@ -98,11 +103,15 @@ class NodeAffinity:
     name = NAME
     events = Event.NODE_ADD | Event.NODE_LABEL
 
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        wanted = pod.spec.get("nodeSelector") or _node_affinity(pod.spec).get("requiredDuringSchedulingIgnoredDuringExecution")
+        return SUCCESS if wanted is not None and wanted != {} else SKIP
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         return SUCCESS if fits(pod.spec, node.labels, node.name) else unresolvable(REASON)
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> None:
-        pass
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        return SUCCESS if _node_affinity(pod.spec).get("preferredDuringSchedulingIgnoredDuringExecution") else SKIP
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         return preference_score(pod.spec, node.labels, node.name)

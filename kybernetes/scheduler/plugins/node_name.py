@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kybernetes.scheduler.framework import SUCCESS, CycleState, Event, Handle, NodeInfo, PodInfo, Status, unresolvable
+from typing import Sequence
+
+from kybernetes.scheduler.framework import SKIP, SUCCESS, CycleState, Event, Handle, NodeInfo, PodInfo, Status, unresolvable
 
 NAME = "NodeName"
 REASON = "node(s) didn't match the requested node name"
@@ -18,6 +20,9 @@ class NodeName:
 
     name = NAME
     events = Event.NODE_ADD
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        return SUCCESS if pod.spec.get("nodeName") else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         if fits(str(pod.spec.get("nodeName") or ""), node.name):

@@ -6,9 +6,9 @@ Two claims collide on the same port and protocol when their host IPs are equal o
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from kybernetes.scheduler.framework import SUCCESS, CycleState, Event, Handle, HostPort, NodeInfo, PodInfo, Status, unschedulable
+from kybernetes.scheduler.framework import SKIP, SUCCESS, CycleState, Event, Handle, HostPort, NodeInfo, PodInfo, Status, unschedulable
 
 NAME = "NodePorts"
 REASON = "node(s) didn't have free ports for the requested pod ports"
@@ -25,6 +25,9 @@ class NodePorts:
 
     name = NAME
     events = Event.NODE_ADD | Event.POD_DELETE
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        return SUCCESS if pod.host_ports else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         if not pod.host_ports or fits(pod.host_ports, node.used_ports):

@@ -34,6 +34,11 @@ def _check(name: str, wanted: int, allocatable: int, requested: int) -> Insuffic
 
 def insufficient(wanted: Resource, allocatable: Resource, requested: Resource, pod_count: int) -> list[Insufficient]:
     """Return every resource the node lacks for the pod, in upstream's order (fitsRequest)."""
+    if (pod_count < allocatable.allowed_pods and not wanted.scalars
+            and wanted.milli_cpu <= allocatable.milli_cpu - requested.milli_cpu
+            and wanted.memory <= allocatable.memory - requested.memory
+            and wanted.ephemeral_storage <= allocatable.ephemeral_storage - requested.ephemeral_storage):
+        return []  # the common case, decided without building anything
     found: list[Insufficient] = []
     if pod_count + 1 > allocatable.allowed_pods:
         found.append(Insufficient("pods", TOO_MANY_PODS))

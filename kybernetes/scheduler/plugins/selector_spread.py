@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from kybernetes.scheduler.framework import MAX_NODE_SCORE, CycleState, Handle, NodeInfo, PodInfo
+from kybernetes.scheduler.framework import MAX_NODE_SCORE, SKIP, SUCCESS, CycleState, Handle, NodeInfo, PodInfo, Status
 
 NAME = "SelectorSpread"
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -49,15 +49,16 @@ class SelectorSpread:
 
     name = NAME
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> None:
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        if not pod.owner_uid:
+            return SKIP
         state[NAME] = {n.name: n.labels.get(ZONE_LABEL, "") for n in nodes}
+        return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         return siblings(pod, node)
 
     def normalize(self, state: CycleState, pod: PodInfo, scores: dict[str, int]) -> None:
-        if not pod.owner_uid:
-            return
         scores.update(spread(scores, state[NAME]))
 
 

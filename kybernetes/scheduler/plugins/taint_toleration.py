@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from kybernetes.scheduler.framework import (
+    SKIP,
     SUCCESS,
     CycleState,
     Event,
@@ -71,8 +72,10 @@ class TaintToleration:
         taint = untolerated(node.taints, pod.spec.get("tolerations") or ())
         return SUCCESS if taint is None else unresolvable(reason(taint))
 
-    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> None:
-        pass
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
+        # Without soft taints anywhere every node scores the same.
+        soft = any(t.get("effect") == "PreferNoSchedule" for n in nodes for t in n.taints)
+        return SUCCESS if soft else SKIP
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         return intolerable_preferences(node.taints, pod.spec.get("tolerations") or ())
