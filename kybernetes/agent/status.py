@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import datetime
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Mapping, Protocol
 
 from kybernetes.agent.podstate import (
@@ -21,7 +20,7 @@ from kybernetes.agent.podstate import (
     should_container_be_restarted,
 )
 from kybernetes.agent.runtime.types import ContainerState, ContainerStatus, SandboxState
-from kybernetes.api import quantity
+from kybernetes.api import qos as api_qos
 
 Obj = dict[str, Any]
 
@@ -123,32 +122,8 @@ def is_sidecar(container: Obj) -> bool:
 
 
 def qos_class(pod: Obj) -> str:
-    """Guaranteed, Burstable or BestEffort from the cpu and memory of every container (upstream's GetPodQOS)."""
-    spec = _d(pod.get("spec"))
-    requests: dict[str, Decimal] = {}
-    limits: dict[str, Decimal] = {}
-    guaranteed = True
-    for container in containers_of(spec) + containers_of(spec, "initContainers"):
-        resources = _d(container.get("resources"))
-        for bag, totals in ((_d(resources.get("requests")), requests), (_d(resources.get("limits")), limits)):
-            found: set[str] = set()
-            for name, value in bag.items():
-                if name not in ("cpu", "memory"):
-                    continue
-                try:
-                    amount = quantity.parse_quantity(value)
-                except ValueError:
-                    continue
-                if amount > 0:
-                    found.add(name)
-                    totals[name] = totals.get(name, Decimal(0)) + amount
-            if totals is limits and found != {"cpu", "memory"}:
-                guaranteed = False
-    if not requests and not limits:
-        return "BestEffort"
-    if guaranteed and set(requests) == set(limits) and all(limits[k] == v for k, v in requests.items()):
-        return "Guaranteed"
-    return "Burstable"
+    """Guaranteed, Burstable or BestEffort (the same rule the API server applies on create)."""
+    return api_qos.qos_class(_d(pod.get("spec")))
 
 
 # ----- container statuses -------------------------------------------------------------------------

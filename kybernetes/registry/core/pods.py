@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -127,33 +126,7 @@ def admit(pod: Obj) -> None:
 # ----- QoS -----------------------------------------------------------------------------------
 
 
-def qos_class(spec: Obj) -> str:
-    """BestEffort, Burstable or Guaranteed from the cpu/memory requests and limits of all containers."""
-    requests: dict[str, Decimal] = {}
-    limits: dict[str, Decimal] = {}
-    guaranteed = True
-    for key in ("containers", "initContainers"):
-        for container in _l(spec.get(key)):
-            resources = _d(_d(container).get("resources"))
-            for bag, totals in ((_d(resources.get("requests")), requests), (_d(resources.get("limits")), limits)):
-                found: set[str] = set()
-                for name, value in bag.items():
-                    if name not in ("cpu", "memory"):
-                        continue
-                    try:
-                        amount = quantity.parse_quantity(value)
-                    except ValueError:
-                        continue
-                    if amount > 0:
-                        found.add(name)
-                        totals[name] = totals.get(name, Decimal(0)) + amount
-                if totals is limits and found != {"cpu", "memory"}:
-                    guaranteed = False
-    if not requests and not limits:
-        return "BestEffort"
-    if guaranteed and all(limits.get(name) == amount for name, amount in requests.items()) and len(requests) == len(limits):
-        return "Guaranteed"
-    return "Burstable"
+from kybernetes.api.qos import qos_class  # noqa: E402,F401 - re-exported: strategies and tests use pods.qos_class
 
 
 # ----- update rules --------------------------------------------------------------------------
