@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from kybernetes.api import duration, quantity, validation
+from kybernetes.api import duration, validation
 from kybernetes.api.errors import FieldError, duplicate, forbidden, invalid, required
 from kybernetes.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Strategy
 from kybernetes.registry.core.podtemplate import (
