@@ -345,9 +345,6 @@ class APIServer:
 
     def respond_object(self, request: web.Request, r: Resource, obj: Obj, status: int = 200, info: RequestInfo | None = None) -> web.Response:
         accept = Accept.parse(request.headers.get("Accept"))
-        headers: dict[str, str] = {}
-        if info is not None and info.warnings:
-            headers = {}
         if accept.table:
             storage_obj = r.to_storage(obj) if r.served else obj
             body = tables.table(

@@ -59,27 +59,36 @@ def test_service_crud_allocates_a_cluster_ip(core):
     assert core.list_namespaced_service(ns).items == []
 
 
-def test_watch_sees_added_modified_deleted(core):
+def _watch_three_events(core, list_fn, create, patch, delete, name: str) -> list[tuple[str, str]]:
+    """Stream `list_fn` while the object is created, patched and deleted; return (type, name) pairs."""
+    import time
+
     ns = core.test_namespace
     events: list[tuple[str, str]] = []
     w = watch.Watch()
 
     def run() -> None:
-        for event in w.stream(core.list_namespaced_pod, ns, timeout_seconds=5):
+        for event in w.stream(list_fn, ns, timeout_seconds=5):
             events.append((event["type"], event["object"].metadata.name))
             if event["type"] == "DELETED":
                 w.stop()
 
     t = threading.Thread(target=run)
     t.start()
-    import time
-
     time.sleep(0.5)
-    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="watched"), spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]))
-    core.create_namespaced_pod(ns, pod)
-    core.patch_namespaced_pod("watched", ns, {"metadata": {"labels": {"x": "y"}}})
-    core.delete_namespaced_pod("watched", ns)
+    create(ns)
+    patch(name, ns, {"metadata": {"labels": {"x": "y"}}})
+    delete(name, ns)
     t.join(10)
+    return events
+
+
+def test_watch_sees_added_modified_deleted(core):
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name="watched"), spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]))
+    events = _watch_three_events(
+        core, core.list_namespaced_pod, lambda ns: core.create_namespaced_pod(ns, pod),
+        core.patch_namespaced_pod, core.delete_namespaced_pod, "watched",
+    )
     assert events == [("ADDED", "watched"), ("MODIFIED", "watched"), ("DELETED", "watched")]
 
 
@@ -94,26 +103,11 @@ def test_version_and_discovery(server):
 
 
 def test_watch_services_sees_added_modified_deleted(core):
-    ns = core.test_namespace
-    events: list[tuple[str, str]] = []
-    w = watch.Watch()
-
-    def run() -> None:
-        for event in w.stream(core.list_namespaced_service, ns, timeout_seconds=5):
-            events.append((event["type"], event["object"].metadata.name))
-            if event["type"] == "DELETED":
-                w.stop()
-
-    t = threading.Thread(target=run)
-    t.start()
-    import time
-
-    time.sleep(0.5)
     svc = client.V1Service(metadata=client.V1ObjectMeta(name="wsvc"), spec=client.V1ServiceSpec(ports=[client.V1ServicePort(port=80)]))
-    core.create_namespaced_service(ns, svc)
-    core.patch_namespaced_service("wsvc", ns, {"metadata": {"labels": {"x": "y"}}})
-    core.delete_namespaced_service("wsvc", ns)
-    t.join(10)
+    events = _watch_three_events(
+        core, core.list_namespaced_service, lambda ns: core.create_namespaced_service(ns, svc),
+        core.patch_namespaced_service, core.delete_namespaced_service, "wsvc",
+    )
     assert events == [("ADDED", "wsvc"), ("MODIFIED", "wsvc"), ("DELETED", "wsvc")]
 
 
