@@ -82,16 +82,20 @@ class RunningServer:
         return self.proc.returncode
 
 
-def start_server(data_dir: Path, *extra: str, port: int | None = None, timeout: float = 20.0) -> RunningServer:
+def start_server(data_dir: Path, *extra: str, port: int | None = None, timeout: float = 20.0,
+                 control_plane_only: bool = True) -> RunningServer:
+    """Start `kyb server`; by default the control plane alone, without scheduler (see below) or agent."""
     port = port or free_port()
     log_path = data_dir.parent / f"{data_dir.name}-server-{port}.log"
     log_file = open(log_path, "ab")
     cmd = [
-        sys.executable, "-m", "kybernetes", "server", "--disable-agent",
+        sys.executable, "-m", "kybernetes", "server",
         "--data-dir", str(data_dir), "--https-listen-port", str(port), "--bind-address", "127.0.0.1",
-        # No scheduler in the shared test server: it would write status to other tests' pending pods.
-        "--disable", "scheduler", *extra,
     ]
+    if control_plane_only:
+        # No scheduler in the shared test server: it would write status to other tests' pending pods.
+        cmd += ["--disable-agent", "--disable", "scheduler"]
+    cmd += list(extra)
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO)
     server = RunningServer(data_dir, port, proc, log_path, tuple(extra))
     deadline = time.monotonic() + timeout

@@ -77,6 +77,8 @@ class AgentSettings:
     """How often a runtime without events is relisted (the generic PLEG)."""
     node_events: bool = True
     """Emit the node's own events (Starting, NodeReady, …); simulated fleets turn them off."""
+    kubelet_port: int = nodeinfo.KUBELET_PORT
+    """The agent's HTTPS port, published in the Node's daemonEndpoints."""
     measure_pressure: bool = True
     """Read memory, disk and PID pressure from this machine; simulated nodes report none."""
 
@@ -130,6 +132,7 @@ class NodeAgent:
             runtime_version=runtime_info.runtime_version,
             labels={**nodeinfo.default_labels(self.name, machine, role=settings.role), **settings.labels},
             pod_cidr=settings.pod_cidr, max_pods=settings.max_pods, taints=settings.taints,
+            kubelet_port=settings.kubelet_port,
         )
         self.node_uid = ""
         self.registered = asyncio.Event()

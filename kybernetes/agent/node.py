@@ -257,6 +257,8 @@ class NodeSpec:
     max_pods: int = DEFAULT_MAX_PODS
     taints: tuple[Obj, ...] = ()
     kubelet_version: str = KUBELET_VERSION
+    kubelet_port: int = KUBELET_PORT
+    """Where the agent's HTTPS server listens; the API server reaches logs, exec and port-forward there."""
 
 
 def default_labels(name: str, machine: MachineInfo, *, role: str = "") -> dict[str, str]:
@@ -277,7 +279,7 @@ def node_status(spec: NodeSpec, machine: MachineInfo, health: Health, old_condit
         "allocatable": allocatable(machine, spec.max_pods),
         "conditions": conditions(health, old_conditions, now),
         "addresses": [{"type": kind, "address": address} for kind, address in spec.addresses],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": KUBELET_PORT}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": spec.kubelet_port}},
         "nodeInfo": {
             "architecture": machine.architecture,
             "bootID": machine.boot_id,

@@ -35,6 +35,9 @@ class TLSFiles:
     serving_key: Path
     admin_cert: Path
     admin_key: Path
+    kubelet_client_cert: Path
+    kubelet_client_key: Path
+    """The API server's client certificate towards node agents (logs, exec, attach, port-forward)."""
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
@@ -125,6 +128,8 @@ def ensure_tls(tls_dir: Path, *, bind_address: str, extra_sans: tuple[str, ...] 
         serving_key=tls_dir / "serving-kube-apiserver.key",
         admin_cert=tls_dir / "client-admin.crt",
         admin_key=tls_dir / "client-admin.key",
+        kubelet_client_cert=tls_dir / "client-kube-apiserver.crt",
+        kubelet_client_key=tls_dir / "client-kube-apiserver.key",
     )
     tls_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(tls_dir, 0o700)
@@ -136,7 +141,7 @@ def ensure_tls(tls_dir: Path, *, bind_address: str, extra_sans: tuple[str, ...] 
         ca_cert, ca_key = _new_ca()
         _write(files.ca_key, _key_pem(ca_key), 0o600)
         _write(files.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
-        for stale in (files.serving_cert, files.admin_cert):
+        for stale in (files.serving_cert, files.admin_cert, files.kubelet_client_cert):
             stale.unlink(missing_ok=True)
     hostname = socket.gethostname()
     dns = tuple(dict.fromkeys(("localhost", hostname, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")))
@@ -152,10 +157,105 @@ def ensure_tls(tls_dir: Path, *, bind_address: str, extra_sans: tuple[str, ...] 
         cert_pem, key_pem = issue(ca_cert, ca_key, common_name="system:admin", organizations=("system:masters",))
         _write(files.admin_key, key_pem, 0o600)
         _write(files.admin_cert, cert_pem, 0o644)
-    for key_file in (files.ca_key, files.serving_key, files.admin_key):
+    if not _leaf_usable(files.kubelet_client_cert, files.kubelet_client_key, ca_cert):
+        # Upstream's name for this identity; system:masters lets a node agent authorize it fully.
+        cert_pem, key_pem = issue(ca_cert, ca_key, common_name="kube-apiserver-kubelet-client",
+                                  organizations=("system:masters",))
+        _write(files.kubelet_client_key, key_pem, 0o600)
+        _write(files.kubelet_client_cert, cert_pem, 0o644)
+    for key_file in (files.ca_key, files.serving_key, files.admin_key, files.kubelet_client_key):
         if key_file.stat().st_mode & 0o077:
             os.chmod(key_file, 0o600)
     return files
+
+
+def load_ca(files: TLSFiles) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    ca_cert = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(files.ca_key.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    return ca_cert, ca_key
+
+
+@dataclass(frozen=True)
+class NodeCredentials:
+    """What a node agent needs, as PEM: its client identity `system:node:<name>` (group system:nodes),
+    its serving certificate for the agent's HTTPS port, and the CA that signs both sides."""
+
+    ca_cert: bytes
+    client_cert: bytes
+    client_key: bytes
+    serving_cert: bytes
+    serving_key: bytes
+
+
+def issue_node_credentials(files: TLSFiles, node_name: str, *, ips: tuple[str, ...] = ()) -> NodeCredentials:
+    """Sign a node's client and serving certificates (what kubelet TLS bootstrap ends with upstream)."""
+    ca_cert, ca_key = load_ca(files)
+    client_cert, client_key = issue(ca_cert, ca_key, common_name=f"system:node:{node_name}",
+                                    organizations=("system:nodes",))
+    node_ips = tuple(dict.fromkeys(str(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", *ips) if _is_ip(ip)))
+    serving_cert, serving_key = issue(ca_cert, ca_key, common_name=node_name, dns_names=(node_name, "localhost"),
+                                      ips=node_ips, server=True)
+    return NodeCredentials(ca_cert=files.ca_cert.read_bytes(), client_cert=client_cert, client_key=client_key,
+                           serving_cert=serving_cert, serving_key=serving_key)
+
+
+@dataclass(frozen=True)
+class NodeTLSFiles:
+    """Where a node agent keeps its credentials: `<data-dir>/agent/tls/` and `<data-dir>/agent/kubelet.kubeconfig`."""
+
+    directory: Path
+    kubeconfig: Path
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> "NodeTLSFiles":
+        return cls(data_dir / "agent" / "tls", data_dir / "agent" / "kubelet.kubeconfig")
+
+    @property
+    def ca_cert(self) -> Path:
+        """Verifies the API server, and the API server's client certificate on the agent's port."""
+        return self.directory / "server-ca.crt"
+
+    @property
+    def client_cert(self) -> Path:
+        return self.directory / "client-kubelet.crt"
+
+    @property
+    def client_key(self) -> Path:
+        return self.directory / "client-kubelet.key"
+
+    @property
+    def serving_cert(self) -> Path:
+        return self.directory / "serving-kubelet.crt"
+
+    @property
+    def serving_key(self) -> Path:
+        return self.directory / "serving-kubelet.key"
+
+    def exists(self) -> bool:
+        return all(p.exists() for p in (self.ca_cert, self.client_cert, self.client_key, self.serving_cert,
+                                        self.serving_key, self.kubeconfig))
+
+    def write(self, credentials: NodeCredentials, server_url: str) -> None:
+        """Write the node's credentials and a kubeconfig naming them (keys 0600)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        _write(self.ca_cert, credentials.ca_cert, 0o644)
+        _write(self.client_key, credentials.client_key, 0o600)
+        _write(self.client_cert, credentials.client_cert, 0o644)
+        _write(self.serving_key, credentials.serving_key, 0o600)
+        _write(self.serving_cert, credentials.serving_cert, 0o644)
+        files = TLSFiles(ca_cert=self.ca_cert, ca_key=Path("/nonexistent"), serving_cert=self.serving_cert,
+                         serving_key=self.serving_key, admin_cert=self.client_cert, admin_key=self.client_key,
+                         kubelet_client_cert=Path("/nonexistent"), kubelet_client_key=Path("/nonexistent"))
+        write_kubeconfig(self.kubeconfig, kubeconfig(server_url, files, user="node"))
+
+    def usable(self, ca_cert_pem: bytes) -> bool:
+        """Present, signed by this CA, and not close to expiry."""
+        if not self.exists() or self.ca_cert.read_bytes() != ca_cert_pem:
+            return False
+        ca = x509.load_pem_x509_certificate(ca_cert_pem)
+        return _leaf_usable(self.client_cert, self.client_key, ca) and _leaf_usable(self.serving_cert, self.serving_key, ca)
 
 
 def _is_ip(value: str) -> bool:

@@ -30,8 +30,15 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     p.add_argument("--cluster-cidr", default=d.cluster_cidr, help="pod IP range (default %(default)s)")
     p.add_argument("--service-node-port-range", default=d.service_node_port_range, help="NodePort range (default %(default)s)")
     p.add_argument("--disable-agent", action="store_true", help="run the control plane only, without the node agent")
-    p.add_argument("--agent-runtime", choices=("none", "simulated", "runc"), default="none",
-                   help="run a node agent in the server: simulated (no root) or runc; default none (control plane only)")
+    p.add_argument("--agent-runtime", choices=("auto", "runc", "simulated", "none"), default=d.agent_runtime,
+                   help="the server's own node agent: runc, simulated (no root, runs nothing) or none; "
+                        "default auto: runc as root, otherwise none")
+    p.add_argument("--node-name", default="", help="the server's node name (default: the host name)")
+    p.add_argument("--node-ip", action="append", default=[], help="the server node's address; repeatable")
+    p.add_argument("--kubelet-port", type=int, default=d.kubelet_port, help="the node agent's HTTPS port (default %(default)s)")
+    p.add_argument("--pod-egress", choices=("cluster", "all"), default=d.pod_egress,
+                   help="cluster: pods reach only cluster and Service addresses; all: pods also reach other networks "
+                        "(masqueraded); default %(default)s")
     p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace, scheduler); repeatable")
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate; repeatable")
     p.add_argument("--watch-cache-size", type=int, default=d.watch_cache_size, help="events kept for watches from an older resourceVersion (default %(default)s)")
@@ -55,6 +62,11 @@ def _agent_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     p.add_argument("--simulated-nodes", type=int, default=0, help="run N simulated nodes (like kwok) instead of this node")
     p.add_argument("--simulated-prefix", default="sim-node", help="name prefix of simulated nodes (default %(default)s)")
     p.add_argument("--pod-cidr", default="10.42.0.0/24", help="this node's pod range (default %(default)s)")
+    p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="the cluster's pod range (default %(default)s)")
+    p.add_argument("--service-cidr", default="10.43.0.0/16", help="the cluster's Service range (default %(default)s)")
+    p.add_argument("--kubelet-port", type=int, default=10250, help="this agent's HTTPS port (default %(default)s)")
+    p.add_argument("--pod-egress", choices=("cluster", "all"), default="cluster",
+                   help="cluster: pods reach only cluster and Service addresses; all: also other networks (default %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(run=_run_agent)
 
@@ -88,6 +100,10 @@ def _run_agent(args: argparse.Namespace) -> None:
         labels=labels,
         taints=taints,
         pod_cidr=args.pod_cidr,
+        cluster_cidr=args.cluster_cidr,
+        service_cidr=args.service_cidr,
+        kubelet_port=args.kubelet_port,
+        pod_egress=args.pod_egress,
     )
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
@@ -121,6 +137,8 @@ def _validate_server_args(args: argparse.Namespace) -> None:
         raise CLIError(f"--service-node-port-range: expected LOW-HIGH, got {args.service_node_port_range!r}")
     if args.watch_cache_size < 1:
         raise CLIError(f"--watch-cache-size: must be at least 1, got {args.watch_cache_size}")
+    if not 0 < args.kubelet_port < 65536:
+        raise CLIError(f"--kubelet-port: {args.kubelet_port} is not a port number")
     if not 0 < args.https_listen_port < 65536:
         raise CLIError(f"--https-listen-port: {args.https_listen_port} is not a port number")
 
@@ -140,6 +158,10 @@ def _run_server(args: argparse.Namespace) -> None:
         service_node_port_range=args.service_node_port_range,
         disable_agent=args.disable_agent,
         agent_runtime=args.agent_runtime,
+        node_name=args.node_name.lower(),
+        node_ips=tuple(args.node_ip),
+        kubelet_port=args.kubelet_port,
+        pod_egress=args.pod_egress,
         disable=tuple(args.disable),
         tls_san=tuple(args.tls_san),
         watch_cache_size=args.watch_cache_size,
@@ -151,9 +173,12 @@ def _run_server(args: argparse.Namespace) -> None:
     )
     # Keep aiohttp's own access/debug noise out unless asked.
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
-    if settings.agent_runtime == "none" and not settings.disable_agent:
+    from kybernetes.daemons.control import resolve_agent_runtime
+
+    if resolve_agent_runtime(settings.agent_runtime) == "none" and not settings.disable_agent:
         logging.getLogger("kybernetes").info(
-            "running the control plane only; --agent-runtime simulated|runc adds this machine as a node"
+            "running the control plane only (the runc node agent needs root and runc); "
+            "--agent-runtime simulated adds a node that runs nothing"
         )
     try:
         _run(run_server(settings))

@@ -60,8 +60,17 @@ class ServerSettings:
     """Range NodePorts come from."""
     disable_agent: bool = False
     """Run the control plane only."""
-    agent_runtime: str = "none"
-    """The node agent inside the server: `none` (control plane only, today's default), `simulated` or `runc`."""
+    agent_runtime: str = "auto"
+    """The node agent inside the server: `runc`, `simulated` (no root, runs nothing), `none`, or `auto`:
+    runc when running as root with runc installed, otherwise the control plane only."""
+    node_name: str = ""
+    """The server's own node; empty means the host name."""
+    node_ips: tuple[str, ...] = ()
+    """The node's InternalIP addresses; empty means the machine's first non-loopback IPv4."""
+    kubelet_port: int = 10250
+    """The node agent's HTTPS port (logs, exec, attach, port-forward)."""
+    pod_egress: str = "cluster"
+    """`cluster`: pods reach only the cluster and Service ranges; `all`: default route with masquerading."""
     disable: tuple[str, ...] = ()
     """Components not to start: garbagecollector, namespace, scheduler."""
     tls_san: tuple[str, ...] = ()
@@ -231,8 +240,9 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
         async with asyncio.TaskGroup() as tg:
             controllers = _start_controllers(tg, settings) + _start_scheduler(tg, settings)
             agent_stop = asyncio.Event()
-            if not settings.disable_agent and settings.agent_runtime != "none":
-                controllers.append(tg.create_task(_quiet_cancel(_run_agent(settings, agent_stop))))
+            if not settings.disable_agent and resolve_agent_runtime(settings.agent_runtime) != "none":
+                node_tls = _ensure_node_credentials(settings, files, url)
+                controllers.append(tg.create_task(_quiet_cancel(_run_agent(settings, node_tls, agent_stop))))
             await stop.wait()
             agent_stop.set()
             for task in controllers:
@@ -269,7 +279,41 @@ def _start_controllers(tg: asyncio.TaskGroup, settings: ServerSettings) -> list[
     return [tg.create_task(_quiet_cancel(manager.run(config, enabled=wanted)))]
 
 
-async def _run_agent(settings: ServerSettings, stop: asyncio.Event) -> None:
+def resolve_agent_runtime(requested: str) -> str:
+    """`auto` means what k3s does (the server is also a node) where that can work: as root with runc."""
+    if requested != "auto":
+        return requested
+    import shutil
+
+    return "runc" if os.geteuid() == 0 and shutil.which("runc") else "none"
+
+
+def _ensure_node_credentials(settings: ServerSettings, files: pki.TLSFiles, url: str) -> pki.NodeTLSFiles:
+    """The server's own node gets the same credentials a joining agent gets: `system:node:<name>`."""
+    from kybernetes.agent.node import node_ips
+    from kybernetes.daemons.node import default_node_name
+
+    node_tls = pki.NodeTLSFiles.for_data_dir(settings.data_dir)
+    name = settings.node_name or default_node_name()
+    issued_for = node_tls.directory / "node-name"
+    current = node_tls.usable(files.ca_cert.read_bytes()) and issued_for.exists() and issued_for.read_text() == name
+    if not current or _kubeconfig_server(node_tls.kubeconfig) != url:
+        credentials = pki.issue_node_credentials(files, name, ips=settings.node_ips or node_ips())
+        node_tls.write(credentials, url)
+        issued_for.write_text(name)
+    return node_tls
+
+
+def _kubeconfig_server(path: Path) -> str:
+    try:
+        import yaml
+
+        return str(yaml.safe_load(path.read_text())["clusters"][0]["cluster"]["server"])
+    except (OSError, KeyError, IndexError, TypeError, ValueError):
+        return ""
+
+
+async def _run_agent(settings: ServerSettings, node_tls: pki.NodeTLSFiles, stop: asyncio.Event) -> None:
     """The server's own node, as k3s runs one: an agent that talks to this API server over HTTPS."""
     from kybernetes.client.config import load_kubeconfig
     from kybernetes.daemons.node import NodeSettings, run_node
@@ -279,13 +323,19 @@ async def _run_agent(settings: ServerSettings, stop: asyncio.Event) -> None:
     pod_cidr = str(next(cluster.subnets(new_prefix=24)) if cluster.prefixlen <= 24 else cluster)
     node = NodeSettings(
         data_dir=settings.data_dir,
-        runtime=settings.agent_runtime,  # type: ignore[arg-type]
+        runtime=resolve_agent_runtime(settings.agent_runtime),  # type: ignore[arg-type]
         role="control-plane",
         pod_cidr=pod_cidr,
         cluster_cidr=settings.cluster_cidr,
+        service_cidr=settings.service_cidr,
         cluster_dns=(str(network.network_address + 10),),
+        pod_egress=settings.pod_egress,  # type: ignore[arg-type]
+        kubelet_port=settings.kubelet_port,
+        node_ips=settings.node_ips,
+        tls=node_tls,
+        **({"node_name": settings.node_name} if settings.node_name else {}),
     )
-    await run_node(node, config=load_kubeconfig(settings.kubeconfig_path), stop=stop)
+    await run_node(node, config=load_kubeconfig(node_tls.kubeconfig), stop=stop)
 
 
 async def _quiet_cancel(coro: "asyncio.Future[None] | object") -> None:

@@ -8,6 +8,7 @@ process assembly. A simulated node needs no root and runs nothing.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import shutil
 import socket
@@ -20,11 +21,14 @@ from kybernetes.agent.hooks import SimulatedHookRunner
 from kybernetes.agent.images import SimulatedImageService, StoreImageService
 from kybernetes.agent.node import read_machine_info, simulated_machine_info
 from kybernetes.agent.simulated_nodes import FleetSettings, run_simulated_nodes
+from kybernetes.apiserver.pki import NodeTLSFiles
 from kybernetes.client.config import Config
 
 log = logging.getLogger("kybernetes")
 
 RuntimeKind = Literal["runc", "simulated"]
+PodEgress = Literal["cluster", "all"]
+DEFAULT_DATA_DIR = Path("/var/lib/kybernetes")
 
 
 def default_node_name() -> str:
@@ -57,9 +61,43 @@ class NodeSettings:
     """This node's pod range (a single node's slice of the cluster CIDR)."""
     cluster_cidr: str = "10.42.0.0/16"
     """Where simulated fleets carve their nodes' pod ranges."""
+    service_cidr: str = "10.43.0.0/16"
+    """The Service range: with pod egress `cluster`, pods get a route to it and to the cluster CIDR only."""
     cluster_dns: tuple[str, ...] = ("10.43.0.10",)
     cluster_domain: str = "cluster.local"
     runc_binary: str = "runc"
+    pod_egress: PodEgress = "cluster"
+    """`cluster`: pods route only to the cluster and Service ranges (nothing leaves the machine through
+    them); `all`: a default route and masquerading, as k3s gives pods."""
+    kubelet_port: int = 10250
+    """The agent's HTTPS port (logs, exec, attach, port-forward), as upstream's kubelet."""
+    bridge: str = ""
+    """The pod bridge; empty means `kyb0` for the default data dir, a name derived from it otherwise."""
+    runtime_root: Path | None = None
+    """runc's state directory; empty means one derived from the data dir (on tmpfs under /run)."""
+    tls: NodeTLSFiles | None = None
+    """The node's certificates (serving, client, CA) for its HTTPS port; none for simulated fleets."""
+
+    def _suffix(self) -> str:
+        """Nodes with their own data dir on one machine (tests, a second agent) must not share bridge or runc state."""
+        if self.data_dir.resolve() == DEFAULT_DATA_DIR:
+            return ""
+        return hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:8]
+
+    @property
+    def bridge_name(self) -> str:
+        suffix = self._suffix()
+        return self.bridge or (f"kyb{suffix}" if suffix else "kyb0")
+
+    @property
+    def runc_root(self) -> Path:
+        suffix = self._suffix()
+        return self.runtime_root or Path("/run/kybernetes") / (f"runc-{suffix}" if suffix else "runc")
+
+    def pod_routes(self) -> tuple[str, ...]:
+        if self.pod_egress == "all":
+            return ("0.0.0.0/0",)
+        return (self.cluster_cidr, self.service_cidr)
 
 
 def parse_taint(text: str) -> dict[str, str]:
@@ -78,7 +116,7 @@ def _agent_settings(settings: NodeSettings) -> AgentSettings:
     return AgentSettings(
         node_name=settings.node_name, node_ips=settings.node_ips, role=settings.role, labels=dict(settings.labels),
         taints=tuple(settings.taints), pod_cidr=settings.pod_cidr, cluster_dns=settings.cluster_dns,
-        cluster_domain=settings.cluster_domain, data_dir=settings.data_dir,
+        cluster_domain=settings.cluster_domain, data_dir=settings.data_dir, kubelet_port=settings.kubelet_port,
     )
 
 
@@ -123,8 +161,10 @@ async def run_node(settings: NodeSettings, *, config: Config, stop: asyncio.Even
     from kybernetes.images.registry import RegistryConfig
     from kybernetes.images.store import ImageStore
 
+    network = NetworkSettings(pod_cidr=settings.pod_cidr, bridge=settings.bridge_name,
+                              extra_routes=settings.pod_routes(), masquerade=settings.pod_egress == "all")
     runtime = RuncRuntime(RuncSettings(data_dir=settings.data_dir, runtime_binary=settings.runc_binary,
-                                       network=NetworkSettings(pod_cidr=settings.pod_cidr)))
+                                       runtime_root=settings.runc_root, network=network))
     store = ImageStore.for_data_dir(settings.data_dir)
     async with Puller(store, RegistryConfig.for_data_dir(settings.data_dir)) as puller:
         await run_agent(config, node_name=settings.node_name, runtime=runtime,
