@@ -19,6 +19,7 @@ from kybernetes.agent import events as ev
 from kybernetes.agent import node as nodeinfo
 from kybernetes.agent.events import EventRecorder, node_reference
 from kybernetes.agent.hooks import HookRunner, RuntimeHookRunner
+from kybernetes.agent.housekeeping import run_housekeeping
 from kybernetes.agent.images import ImageService
 from kybernetes.agent.lease import DEFAULT_LEASE_DURATION, NodeLease
 from kybernetes.agent.lifecycle import APIConfigSource, PodSyncer
@@ -283,7 +284,9 @@ class NodeAgent:
             group.create_task(watch_runtime(self.runtime, self.on_runtime_change, clock=self.clock,
                                             period=self.settings.relist_period), name=f"pleg {self.name}")
             if watch_pods:
-                group.create_task(self.pod_informer().run(), name=f"pods of {self.name}")
+                informer = self.pod_informer()
+                group.create_task(informer.run(), name=f"pods of {self.name}")
+                group.create_task(run_housekeeping(self, lambda: informer.has_synced), name=f"housekeeping {self.name}")
 
 
 async def run_agent(config: Config, *, node_name: str, runtime: Runtime, images: ImageService,

@@ -412,7 +412,14 @@ _STATUS_TEXT = {401: "unauthorized", 403: "forbidden", 404: "not found", 429: "t
 
 def _transport_reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect: {exc.os_error.strerror or exc.os_error}" if exc.os_error else "cannot connect"
+        # Go's wording, as containerd reports it: `dial tcp 127.0.0.1:5000: connect: connection refused`.
+        target = f"{exc.host}:{exc.port}"
+        os_error = exc.os_error
+        if isinstance(os_error, ConnectionRefusedError):
+            return f"dial tcp {target}: connect: connection refused"
+        if isinstance(os_error, OSError) and os_error.strerror:
+            return f"dial tcp {target}: connect: {os_error.strerror.lower()}"
+        return f"dial tcp {target}: {os_error or 'cannot connect'}"
     if isinstance(exc, TimeoutError):
         return "timed out"
     return truncate(str(exc) or type(exc).__name__)

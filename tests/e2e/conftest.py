@@ -17,6 +17,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -43,6 +44,13 @@ class Cluster:
     cluster_cidr: str
     service_cidr: str
     kubelet_port: int
+
+    def restart(self, *, kill: bool = False) -> None:
+        """Stop the server and its agent (SIGTERM, or SIGKILL as a crash) and start them again on the same port."""
+        self.server.stop(signal.SIGKILL if kill else signal.SIGTERM, timeout=30)
+        self.server = start_server(self.server.data_dir, *self.server.extra_args, port=self.server.port,
+                                   control_plane_only=False)
+        wait_for(lambda: _node_ready(self.server, self.node), 20, f"node {self.node} Ready after a restart")
 
     def kubectl(self, version: str, tmp_path: Path) -> Kubectl:
         return _make_kubectl(self.server, version, tmp_path)
@@ -152,9 +160,14 @@ def sim_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def _delete_all_pods(c: Cluster) -> None:
-    """Stop every pod before the server goes, so no container, netns or veth outlives the session."""
+    """Stop every pod before the server goes, so no container, mount, netns or veth outlives the session."""
     subprocess.run(["kubectl", "--kubeconfig", str(c.server.kubeconfig), "delete", "pods", "--all", "-A",
                     "--grace-period=1", "--timeout=60s"], capture_output=True, text=True, timeout=90)
+    # The API object goes first; the agent then removes the sandbox. Wait for that before stopping it.
+    sandboxes = c.server.data_dir / "agent" / "sandboxes"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sandboxes.exists() and any(sandboxes.iterdir()):
+        time.sleep(0.2)
 
 
 def _remove_node_leftovers(data_dir: Path) -> None:

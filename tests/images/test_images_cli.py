@@ -79,7 +79,7 @@ def test_pull_list_export_remove_import_prune(capsys: pytest.CaptureFixture[str]
     [
         (("pull", "{plain}/testimg:nope"), "manifest unknown (MANIFEST_UNKNOWN)"),
         (("pull", "Busybox"), "invalid reference format"),
-        (("pull", "127.0.0.1:{free}/x:1"), "cannot connect"),
+        (("pull", "127.0.0.1:{free}/x:1"), "connect: connection refused"),
         (("pull", "busybox", "--creds", "nocolon"), "--creds: expected USER:PASSWORD"),
         (("image", "rm", "nope:1"), "not found"),
         (("image", "import", "/nonexistent.tar"), "no such file"),
