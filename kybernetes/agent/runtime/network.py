@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from kybernetes.agent.runtime.protocol import RuntimeCommandError
+from kybernetes.aio import process
 from kybernetes.agent.runtime.types import PortMapping
 
 CNI_VERSION = "1.0.0"
@@ -130,12 +131,9 @@ class CNI:
             "CNI_PATH": ":".join(str(d) for d in self.settings.plugin_dirs),
             "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         }
-        proc = await asyncio.create_subprocess_exec(
-            str(plugin), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env,
-        )
-        out, err = await proc.communicate(json.dumps(config).encode())
-        if proc.returncode != 0:
+        done = await process.run([str(plugin)], input=json.dumps(config).encode(), env=env)
+        out, err = done.stdout, done.stderr
+        if done.returncode != 0:
             message = err.decode(errors="replace")
             try:
                 failure = json.loads(out)
@@ -245,8 +243,7 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 async def _run(*argv: str) -> str:
-    proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    out, _ = await proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeCommandError(" ".join(argv), output=out.decode(errors="replace"))
-    return out.decode()
+    done = await process.run(argv, merge_stderr=True)
+    if done.returncode != 0:
+        raise RuntimeCommandError(" ".join(argv), output=done.stdout.decode(errors="replace"))
+    return done.stdout.decode()
