@@ -7,7 +7,6 @@ every kind; what differs per kind lives in its Strategy.
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 import secrets
@@ -17,6 +16,7 @@ from typing import Any, Callable
 
 import orjson
 
+from kybernetes.api.jsoncopy import clone
 from kybernetes.api import errors
 from kybernetes.api.duration import now_rfc3339
 from kybernetes.api.errors import APIError
@@ -151,7 +151,7 @@ class GenericRegistry:
         """Convert a storage object to the served version; converters must not mutate their input."""
         if resource.served is None:
             return obj
-        return resource.from_storage(copy.deepcopy(obj))
+        return resource.from_storage(clone(obj))
 
     def get_kv(self, resource: Resource, namespace: str | None, name: str) -> KeyValue:
         kv = self.cache.get(resource.key(namespace, name))
@@ -376,7 +376,7 @@ class GenericRegistry:
             name = old["metadata"]["name"]
             if precondition_rv and precondition_rv != str(kv.mod_revision):
                 raise errors.conflict(resource.plural, name, errors.STALE_OBJECT, resource.group)
-            new = transform(copy.deepcopy(old))
+            new = transform(clone(old))
             new_meta = new.setdefault("metadata", {})
             if new_meta.get("uid") and new_meta["uid"] != old["metadata"].get("uid"):
                 raise errors.conflict(
@@ -393,7 +393,7 @@ class GenericRegistry:
                 # Only spec.ephemeralContainers may change, and only by adding containers.
                 wanted = (new.get("spec") or {}).get("ephemeralContainers") or []
                 have = (old.get("spec") or {}).get("ephemeralContainers") or []
-                new = copy.deepcopy(old)
+                new = clone(old)
                 new.setdefault("spec", {})["ephemeralContainers"] = wanted
                 errs = _validate_ephemeral_update(wanted, have)
             elif subresource == "binding":
@@ -403,7 +403,7 @@ class GenericRegistry:
             elif subresource == "finalize":
                 # namespaces/finalize changes spec.finalizers and nothing else.
                 finalizers = (new.get("spec") or {}).get("finalizers") or []
-                new = copy.deepcopy(old)
+                new = clone(old)
                 new.setdefault("spec", {})["finalizers"] = finalizers
                 errs = []
             else:
@@ -556,7 +556,7 @@ class GenericRegistry:
                     f"ResourceVersion in object meta: {meta['resourceVersion']}",
                     resource.group,
                 )
-            new = copy.deepcopy(old)
+            new = clone(old)
             pending = _mark_deleting(resource, new, options)
             if pending:
                 if new == old:
@@ -580,7 +580,7 @@ class GenericRegistry:
                 raise errors.not_found_error(resource.plural, name, resource.group) from None
             await self.cache.wait_for(deleted.mod_revision)
             self.hooks.after_delete(resource, old)
-            out = copy.deepcopy(old)
+            out = clone(old)
             out["metadata"]["resourceVersion"] = str(deleted.mod_revision)
             return self.output(resource, out), True
         raise errors.conflict(resource.plural, name, errors.STALE_OBJECT, resource.group)

@@ -8,10 +8,10 @@ Each kind module subclasses `Strategy` and overrides only the hooks that differ,
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
+from kybernetes.api.jsoncopy import clone
 from kybernetes.api import validation
 from kybernetes.api.errors import FieldError
 
@@ -126,7 +126,7 @@ class Strategy:
         """Keep what a main-resource update may not change; by default status is kept."""
         if self.has_status:
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = clone(old["status"])
             else:
                 new.pop("status", None)
 
@@ -156,7 +156,7 @@ class Strategy:
     def prepare_for_status_update(self, new: Obj, old: Obj) -> None:
         """A write to /status changes only status: everything else is taken from the old object."""
         status = new.get("status")
-        kept = copy.deepcopy(old)
+        kept = clone(old)
         new.clear()
         new.update(kept)
         if status is None:
