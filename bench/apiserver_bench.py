@@ -43,7 +43,7 @@ def _ssl(data_dir: Path) -> ssl.SSLContext:
 
 # The API server alone: controllers and the scheduler run in the same process in `kyb server`
 # and would share its one core with the write path being measured (reported separately).
-API_ONLY = ("--disable", "scheduler", "--disable", "garbagecollector", "--disable", "namespace")
+API_ONLY = ("--disable", "scheduler", "--disable", "garbagecollector", "--disable", "namespace", "--disable", "nodelifecycle")
 
 
 def start(data_dir: Path, port: int, extra: tuple[str, ...] = API_ONLY) -> tuple[subprocess.Popen[bytes], float]:

@@ -2,7 +2,8 @@
 
 `NodeAgent` is one node: registration (create, or reconcile an existing Node), the node status
 loop (conditions every 10 s, written when they change or every 5 min), the Lease heartbeat, the
-PLEG, and the pod workers fed from informer events. It takes its pods either from its own
+PLEG, the prober (a probe result that changes syncs its pod), and the pod workers fed from
+informer events. It takes its pods either from its own
 informer (`spec.nodeName=<node>`) or from a caller that dispatches one shared informer to many
 agents (`simulated_nodes`). `run_agent` is the entry point for one real node.
 """
@@ -13,7 +14,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable, Sequence
 
 from kybernetes.agent import events as ev
 from kybernetes.agent import node as nodeinfo
@@ -26,7 +27,10 @@ from kybernetes.agent.lifecycle import APIConfigSource, PodSyncer
 from kybernetes.agent.pleg import watch_runtime
 from kybernetes.agent.podspec import DNSSettings
 from kybernetes.agent.podworkers import PodUpdate, PodWorkers, UpdateType
+from kybernetes.agent.prober.manager import ProberManager
+from kybernetes.agent.prober.probes import Prober, RuntimeProber, SimulatedProber
 from kybernetes.agent.runtime.protocol import Runtime
+from kybernetes.agent.runtime.simulated import RUNTIME_NAME as SIMULATED_RUNTIME
 from kybernetes.agent.status import format_time
 from kybernetes.agent.statusmanager import StatusManager
 from kybernetes.agent.sync import NodeFacts, RuntimeManager
@@ -116,7 +120,8 @@ class NodeAgent:
 
     def __init__(self, client: Client, settings: AgentSettings, *, runtime: Runtime, runtime_info: RuntimeInfo,
                  images: ImageService, machine: nodeinfo.MachineInfo, recorder: EventRecorder,
-                 status_manager: StatusManager, hooks: HookRunner | None = None, clock: Clock | None = None) -> None:
+                 status_manager: StatusManager, hooks: HookRunner | None = None, prober: Prober | None = None,
+                 clock: Clock | None = None) -> None:
         self.client = client
         self.settings = settings
         self.runtime = runtime
@@ -139,6 +144,12 @@ class NodeAgent:
         self.registered = asyncio.Event()
         self.pods: dict[str, Obj] = {}
         """The pods bound to this node, by UID, as last seen from the API."""
+        if prober is None:
+            # A simulated pod's IP is on no interface: probing it for real would send packets off
+            # this machine (or time out). Simulated runtimes get answers, not connections.
+            prober = SimulatedProber() if runtime_info.name == SIMULATED_RUNTIME else RuntimeProber(runtime)
+        self.prober = ProberManager(prober=prober, recorder=recorder, statuses=status_manager.cached, clock=self.clock,
+                                    node_name=self.name, on_result=self.on_probe_result)
         facts = NodeFacts(node_name=self.name, host_ips=ips,
                           allocatable=nodeinfo.allocatable(machine, settings.max_pods),
                           memory_capacity=machine.memory_bytes,
@@ -147,10 +158,10 @@ class NodeAgent:
             runtime=runtime, runtime_name=runtime_info.name, images=images,
             hooks=hooks or RuntimeHookRunner(runtime, clock=self.clock), recorder=recorder,
             config_source=APIConfigSource(client), clock=self.clock, node=facts,
-            backoff_period=settings.backoff_period, max_backoff=settings.max_backoff,
+            backoff_period=settings.backoff_period, max_backoff=settings.max_backoff, health=self.prober,
         )
         self.syncer = PodSyncer(manager=self.manager, status=status_manager, config_source=APIConfigSource(client),
-                                host_ips=ips, backoff_period=settings.backoff_period)
+                                host_ips=ips, backoff_period=settings.backoff_period, probes=self.prober)
         self.workers = PodWorkers(self.syncer, clock=self.clock, resync_interval=settings.resync_interval,
                                   error_backoff=settings.backoff_period, max_error_backoff=settings.max_backoff)
         self.lease = NodeLease(client, self.name, clock=self.clock, duration=settings.lease_duration,
@@ -176,6 +187,12 @@ class NodeAgent:
     def on_pod_delete(self, pod: Obj) -> None:
         self.pods.pop(_uid(pod), None)
         self.workers.removed(pod)
+
+    def on_probe_result(self, uid: str) -> None:
+        """A probe's verdict on one of the pod's containers changed: sync the pod (upstream's handleProbeSync)."""
+        pod = self.pods.get(uid)
+        if pod is not None:
+            self.workers.update(PodUpdate(UpdateType.SYNC, pod))
 
     def on_runtime_change(self, uid: str) -> None:
         """The PLEG saw this pod's containers change: sync it with the newest pod object."""
@@ -281,6 +298,7 @@ class NodeAgent:
             group.create_task(self.lease.run(), name=f"lease {self.name}")
             group.create_task(self._node_status_loop(), name=f"node status {self.name}")
             group.create_task(self.workers.run(), name=f"pod workers {self.name}")
+            group.create_task(self.prober.run(), name=f"prober {self.name}")
             group.create_task(watch_runtime(self.runtime, self.on_runtime_change, clock=self.clock,
                                             period=self.settings.relist_period), name=f"pleg {self.name}")
             if watch_pods:
@@ -291,9 +309,13 @@ class NodeAgent:
 
 async def run_agent(config: Config, *, node_name: str, runtime: Runtime, images: ImageService,
                     runtime_info: RuntimeInfo, settings: AgentSettings | None = None, hooks: HookRunner | None = None,
-                    machine: nodeinfo.MachineInfo | None = None, clock: Clock | None = None,
-                    stop: asyncio.Event | None = None) -> None:
-    """Run one node agent against the API server of `config` until `stop` is set or the task is cancelled."""
+                    prober: Prober | None = None, machine: nodeinfo.MachineInfo | None = None,
+                    clock: Clock | None = None, stop: asyncio.Event | None = None,
+                    services: Sequence[Callable[[NodeAgent], Awaitable[None]]] = ()) -> None:
+    """Run one node agent against the API server of `config` until `stop` is set or the task is cancelled.
+
+    `services` run alongside the agent for as long as it runs (the agent's HTTPS port).
+    """
     settings = settings or AgentSettings(node_name=node_name)
     settings.node_name = node_name
     clock = clock or RealClock()
@@ -302,12 +324,13 @@ async def run_agent(config: Config, *, node_name: str, runtime: Runtime, images:
         recorder = EventRecorder(client, clock=clock)
         status = StatusManager(client, clock=clock)
         agent = NodeAgent(client, settings, runtime=runtime, runtime_info=runtime_info, images=images, machine=machine,
-                          recorder=recorder, status_manager=status, hooks=hooks, clock=clock)
+                          recorder=recorder, status_manager=status, hooks=hooks, prober=prober, clock=clock)
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(recorder.run(), name="events"),
                          group.create_task(status.run(), name="pod status"),
                          group.create_task(agent.run(), name=f"agent {node_name}")]
+                tasks += [group.create_task(service(agent), name="agent service") for service in services]
                 if stop is not None:
                     await stop.wait()
                     for task in tasks:

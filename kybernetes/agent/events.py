@@ -14,7 +14,7 @@ import collections
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kybernetes.aio.clock import Clock, RealClock
 from kybernetes.client import errors
@@ -58,12 +58,28 @@ FAILED_STATUS_POD_SANDBOX = "FailedPodSandBoxStatus"
 # Lifecycle hooks.
 FAILED_POST_START_HOOK = "FailedPostStartHook"
 FAILED_PRE_STOP_HOOK = "FailedPreStopHook"
+# Probes.
+CONTAINER_UNHEALTHY = "Unhealthy"
+CONTAINER_PROBE_WARNING = "ProbeWarning"
 
 COMPONENT = "kubelet"
 """The source component on our events: clients filter on upstream's name."""
 
 CORRELATION_WINDOW = 600.0
 """Seconds within which a repeated event updates the earlier one (client-go's aggregation window)."""
+
+
+class EventSink(Protocol):
+    """EventSink takes events about objects; `EventRecorder` writes them, tests keep them in memory."""
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str, *, field_path: str = "", host: str = "") -> None:
+        ...
+
+
+def format_pod(pod: Obj) -> str:
+    """Upstream's format.Pod, how the kubelet names a pod in messages: `name_namespace(uid)`."""
+    meta = pod.get("metadata") or {}
+    return f"{meta.get('name', '')}_{meta.get('namespace', '')}({meta.get('uid', '')})"
 
 
 def object_reference(obj: Obj, field_path: str = "") -> Obj:

@@ -1,18 +1,28 @@
 """hooks: container lifecycle handlers (postStart, preStop): exec, httpGet and sleep, as upstream's HandlerRunner.
 
-A runner returns None on success or the message upstream records in FailedPostStartHook and
-FailedPreStopHook events. The simulated runner succeeds without running or connecting anything:
-a simulated pod's IP is not on this machine.
+A runner returns None on success or the message upstream logs for a failed hook (and reports
+as a postStart-failed container's waiting message); the events themselves only say
+`PostStartHook failed` / `PreStopHook failed`, as upstream keeps hook output out of events. The
+exec and HTTP actions are the probes' (`prober.probes`), as upstream's hooks reuse pkg/probe.
+Unlike a probe, an HTTP hook succeeds with any status code: only a request that got no answer
+fails. The simulated runner succeeds without running or connecting anything: a simulated pod's
+IP is not on this machine.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 from typing import Any, Protocol
 
-import aiohttp
-
+from kybernetes.agent.events import format_pod
+from kybernetes.agent.prober.probes import (
+    LIFECYCLE_USER_AGENT,
+    ActionError,
+    exec_in_container,
+    go_quote,
+    http_get,
+    http_url,
+    request_headers,
+)
 from kybernetes.agent.runtime.protocol import Runtime, RuntimeFailure
 from kybernetes.agent.runtime.types import ContainerId
 from kybernetes.aio.clock import Clock, RealClock
@@ -20,50 +30,11 @@ from kybernetes.aio.clock import Clock, RealClock
 Obj = dict[str, Any]
 
 
-def format_pod(pod: Obj) -> str:
-    """Upstream's format.Pod: `name_namespace(uid)`."""
-    meta = pod.get("metadata") or {}
-    return f"{meta.get('name', '')}_{meta.get('namespace', '')}({meta.get('uid', '')})"
-
-
 class HookRunner(Protocol):
     """HookRunner runs one lifecycle handler of a container."""
 
     async def run(self, pod: Obj, container: Obj, container_id: ContainerId, handler: Obj, *, pod_ip: str) -> str | None:
         ...
-
-
-def resolve_port(port: Any, container: Obj) -> int:
-    """A number, a numeric string or the name of one of the container's ports."""
-    if isinstance(port, int):
-        return port
-    text = str(port or "")
-    if not text:
-        return 80
-    if text.isdigit():
-        return int(text)
-    for spec in container.get("ports") or []:
-        if isinstance(spec, dict) and spec.get("name") == text:
-            return int(spec.get("containerPort", 0))
-    raise ValueError(f"couldn't find port: {text} in {container.get('name')}")
-
-
-def http_url(handler: Obj, container: Obj, pod_ip: str) -> str:
-    get = handler.get("httpGet") or {}
-    host = str(get.get("host") or pod_ip)
-    if not host:
-        raise ValueError("failed to find networking container: the pod has no IP")
-    port = resolve_port(get.get("port"), container)
-    scheme = str(get.get("scheme") or "HTTP").lower()
-    path = str(get.get("path") or "")
-    if not path.startswith("/"):
-        path = "/" + path
-    try:
-        if ipaddress.ip_address(host).version == 6:
-            host = f"[{host}]"
-    except ValueError:
-        pass
-    return f"{scheme}://{host}:{port}{path}"
 
 
 class RuntimeHookRunner:
@@ -75,41 +46,34 @@ class RuntimeHookRunner:
         self._http_timeout = http_timeout
 
     async def run(self, pod: Obj, container: Obj, container_id: ContainerId, handler: Obj, *, pod_ip: str) -> str | None:
-        name = container.get("name", "")
-        if "exec" in handler:
-            command = [str(c) for c in (handler["exec"] or {}).get("command") or []]
-            output: list[bytes] = []
-
-            async def collect(data: bytes) -> None:
-                output.append(data)
-
-            text = ""
+        name = go_quote(str(container.get("name", "")))
+        if isinstance(handler.get("exec"), dict):
+            command = [str(c) for c in handler["exec"].get("command") or []]
+            output = ""
             try:
-                code = await self._runtime.exec(container_id, command, stdout=collect, stderr=collect)
-                text = b"".join(output).decode("utf-8", "replace")
-                error = "" if code == 0 else f"command '{' '.join(command)}' exited with {code}: {text}"
+                # Upstream gives hooks no timeout of their own; preStop is bounded by the grace period.
+                done = await exec_in_container(self._runtime, container_id, command, timeout=None)
+                output = done.output.decode("utf-8", "replace")
+                if done.exit_code == 0:
+                    return None
+                error = (f"command '{' '.join(command)}' exited with {done.exit_code}: "
+                         f"{done.stderr.decode('utf-8', 'replace')}")
             except RuntimeFailure as err:
                 error = str(err)
-            if not error:
-                return None
-            return (f"Exec lifecycle hook ([{' '.join(command)}]) for Container \"{name}\" in Pod \"{format_pod(pod)}\" "
-                    f"failed - error: {error}, message: \"{text}\"")
-        if "httpGet" in handler:
-            path = (handler["httpGet"] or {}).get("path", "")
+            return (f"Exec lifecycle hook ([{' '.join(command)}]) for Container {name} in Pod {go_quote(format_pod(pod))} "
+                    f"failed - error: {error}, message: {go_quote(output)}")
+        if isinstance(handler.get("httpGet"), dict):
+            action = handler["httpGet"]
             try:
-                url = http_url(handler, container, pod_ip)
-                headers = {str(h.get("name")): str(h.get("value", "")) for h in (handler["httpGet"] or {}).get("httpHeaders") or []
-                           if isinstance(h, dict)}
-                timeout = aiohttp.ClientTimeout(total=self._http_timeout)
-                async with aiohttp.ClientSession(timeout=timeout, trust_env=False) as session:
-                    # Upstream only fails a hook that got no answer; any status code counts as done.
-                    async with session.get(url, headers=headers, ssl=False, allow_redirects=False) as response:
-                        await response.read()
+                url = http_url(action, container, pod_ip)
+                await http_get(url, request_headers(action, LIFECYCLE_USER_AGENT), timeout=self._http_timeout,
+                               follow_redirects=False)
                 return None
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError, ValueError) as err:
-                return f"HTTP lifecycle hook ({path}) for Container \"{name}\" in Pod \"{format_pod(pod)}\" failed - error: {err}"
-        if "sleep" in handler:
-            await self._clock.sleep(float((handler["sleep"] or {}).get("seconds", 0)))
+            except (ActionError, ValueError) as err:
+                return (f"HTTP lifecycle hook ({action.get('path', '')}) for Container {name} in Pod "
+                        f"{go_quote(format_pod(pod))} failed - error: {err}")
+        if isinstance(handler.get("sleep"), dict):
+            await self._clock.sleep(float(handler["sleep"].get("seconds", 0)))
             return None
         return f"Cannot run handler: invalid handler: {handler}"
 

@@ -2,14 +2,15 @@
 
 `PodSyncer` implements the pod workers' `PodLifecycle`: it asks the runtime what it holds for
 the pod, derives and records the API status, and drives `RuntimeManager` to start or stop
-containers. It also keeps upstream's reason cache (why each container last failed to start).
+containers. It also keeps upstream's reason cache (why each container last failed to start) and
+tells the prober which pods to probe: from the first sync until the containers are stopped.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -19,7 +20,7 @@ from kybernetes.agent.runtime.types import ContainerState
 from kybernetes.agent.status import (
     TERMINAL_PHASES,
     ContainerProbes,
-    NO_PROBES,
+    NoProbes,
     StartFailure,
     StatusInputs,
     generate_pod_status,
@@ -32,6 +33,38 @@ from kybernetes.client.rest import CONFIGMAPS, SECRETS, Client
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
+
+
+class PodProbes(ContainerProbes, Protocol):
+    """PodProbes is the prober as the pod lifecycle drives it (upstream's prober.Manager)."""
+
+    def add_pod(self, pod: Obj) -> None:
+        """Probe the pod's containers; called on every sync, so it must be idempotent."""
+        ...
+
+    def stop_liveness_and_startup(self, pod: Obj) -> None:
+        """Termination began: no container may be restarted for failing a probe any more."""
+        ...
+
+    def remove_pod(self, pod: Obj) -> None:
+        """The pod's containers are stopped: stop probing it."""
+        ...
+
+
+class Unprobed(NoProbes):
+    """Unprobed: no prober; containers count as started and ready while they run."""
+
+    def add_pod(self, pod: Obj) -> None:
+        pass
+
+    def stop_liveness_and_startup(self, pod: Obj) -> None:
+        pass
+
+    def remove_pod(self, pod: Obj) -> None:
+        pass
+
+
+UNPROBED = Unprobed()
 
 
 class APIConfigSource:
@@ -70,7 +103,7 @@ class PodSyncer:
     """PodSyncer handles the three pod states for one node."""
 
     def __init__(self, *, manager: RuntimeManager, status: StatusManager, config_source: APIConfigSource | Any,
-                 host_ips: tuple[str, ...], backoff_period: float = 10.0, probes: ContainerProbes = NO_PROBES) -> None:
+                 host_ips: tuple[str, ...], backoff_period: float = 10.0, probes: PodProbes = UNPROBED) -> None:
         self.manager = manager
         self.status = status
         self.config_source = config_source
@@ -101,6 +134,10 @@ class PodSyncer:
 
     async def sync_pod(self, update: UpdateType, pod: Obj) -> SyncOutcome:
         uid = str((pod.get("metadata") or {}).get("uid", ""))
+        if (pod.get("status") or {}).get("phase") not in TERMINAL_PHASES:
+            # Before the status is generated: a container with a startup or readiness probe that
+            # has not run yet must not be reported started or ready (e.g. after an agent restart).
+            self.probes.add_pod(pod)
         runtime = await self.manager.pod_status(uid)
         status = self._generate(pod, runtime, terminal=False)
         self.status.set_pod_status(pod, status)
@@ -125,7 +162,10 @@ class PodSyncer:
         uid = str((pod.get("metadata") or {}).get("uid", ""))
         runtime = await self.manager.pod_status(uid)
         self.status.set_pod_status(pod, self._generate(pod, runtime, terminal=False))
+        self.probes.stop_liveness_and_startup(pod)
         await self.manager.kill_pod(pod, runtime, grace_override=grace_period)
+        # Readiness is probed while the containers stop (an app shutting down may turn unready), not after.
+        self.probes.remove_pod(pod)
         runtime = await self.manager.pod_status(uid)
         still = [c.name for c in runtime.containers if c.state is ContainerState.RUNNING]
         if still:

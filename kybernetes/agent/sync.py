@@ -1,10 +1,11 @@
 """sync: reconcile one pod against the runtime, as upstream's computePodActions, SyncPod and KillPod.
 
-`compute_pod_actions` is pure: from the pod and what the runtime holds it decides whether to
-(re)create the sandbox, which init container runs next, which containers start and which are
-killed. `RuntimeManager` carries the actions out: image pulls (imagePullPolicy, pull back-off),
-restarts with back-off (CrashLoopBackOff), postStart and preStop hooks, and an event for every
-step with upstream's reasons and messages.
+`compute_pod_actions` is pure: from the pod, what the runtime holds and the probes' verdicts it
+decides whether to (re)create the sandbox, which init container runs next, which containers start
+and which are killed (a changed spec, a failed liveness or startup probe). `RuntimeManager`
+carries the actions out: image pulls (imagePullPolicy, pull back-off), restarts with back-off
+(CrashLoopBackOff), postStart and preStop hooks, and an event for every step with upstream's
+reasons and messages.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 from kybernetes.agent import events as ev
 from kybernetes.agent.backoff import KeyedBackoff, go_duration
 from kybernetes.agent.envvars import ConfigSource, EnvError, container_env
-from kybernetes.agent.events import EventRecorder, container_field_path
-from kybernetes.agent.hooks import HookRunner, format_pod
+from kybernetes.agent.events import EventSink, container_field_path, format_pod
+from kybernetes.agent.hooks import HookRunner
 from kybernetes.agent.images import ImageInfo, ImagePullError, ImageService, InvalidImageName
 from kybernetes.agent.podspec import DNSSettings, container_config, container_hash, sandbox_config
 from kybernetes.agent.podstate import (
@@ -32,7 +33,7 @@ from kybernetes.agent.podstate import (
     should_container_be_restarted,
 )
 from kybernetes.agent.runtime.protocol import Runtime, RuntimeFailure
-from kybernetes.agent.runtime.types import ContainerState, ContainerStatus, SandboxId, SandboxState
+from kybernetes.agent.runtime.types import ContainerId, ContainerState, ContainerStatus, SandboxId, SandboxState
 from kybernetes.agent.status import StartFailure
 from kybernetes.aio.clock import Clock
 
@@ -59,6 +60,24 @@ DEFAULT_GRACE_PERIOD = 30.0
 # ----- deciding ------------------------------------------------------------------------------------
 
 
+class ContainerHealth(Protocol):
+    """ContainerHealth tells whether a probe failed a running container (the prober's liveness and startup results)."""
+
+    def failed_probe(self, container_id: ContainerId) -> str | None:
+        """`liveness` or `startup` when that probe failed the container, else None."""
+        ...
+
+
+class NoHealthChecks:
+    """NoHealthChecks: nothing probes the containers, so none is ever unhealthy."""
+
+    def failed_probe(self, container_id: ContainerId) -> str | None:
+        return None
+
+
+NO_HEALTH_CHECKS = NoHealthChecks()
+
+
 @dataclass(frozen=True, slots=True)
 class ContainerToKill:
     """ContainerToKill is a running container to stop, with the Killing event's message."""
@@ -67,6 +86,7 @@ class ContainerToKill:
     container: Obj | None
     message: str
     reason: str = ""
+    """`liveness` or `startup` when a probe failed it: that probe's terminationGracePeriodSeconds applies."""
 
 
 @dataclass
@@ -103,7 +123,7 @@ def sandbox_changed(status: RuntimePodStatus) -> tuple[bool, int, SandboxId | No
     return False, len(status.sandboxes) - 1, sandbox.id
 
 
-def compute_pod_actions(pod: Obj, status: RuntimePodStatus) -> PodActions:
+def compute_pod_actions(pod: Obj, status: RuntimePodStatus, health: ContainerHealth = NO_HEALTH_CHECKS) -> PodActions:
     """Upstream's computePodActions, for pods without sidecar init containers."""
     spec = pod.get("spec") or {}
     create, attempt, sandbox_id = sandbox_changed(status)
@@ -153,7 +173,16 @@ def compute_pod_actions(pod: Obj, status: RuntimePodStatus) -> PodActions:
             actions.kill.append(ContainerToKill(found, container, f"Container {name} definition changed, will be restarted"))
             actions.start.append(container)
             continue
-        keep += 1
+        probe = health.failed_probe(found.id)
+        if probe is None:
+            keep += 1
+            continue
+        message = f"Container {name} failed {probe} probe"
+        if _restarts_on_failure(pod):
+            # The container runs again (the pod is not killed), and the Killing event says so.
+            message += ", will be restarted"
+            actions.start.append(container)
+        actions.kill.append(ContainerToKill(found, container, message, reason=probe))
     if keep == 0 and not actions.start:
         actions.kill_pod = True
     return actions
@@ -203,8 +232,9 @@ class RuntimeManager:
     """RuntimeManager drives the runtime for pods: sync, kill, and the runtime's view of a pod."""
 
     def __init__(self, *, runtime: Runtime, runtime_name: str, images: ImageService, hooks: HookRunner,
-                 recorder: EventRecorder, config_source: ConfigSource, clock: Clock, node: NodeFacts,
-                 backoff_period: float = 10.0, max_backoff: float = 300.0) -> None:
+                 recorder: EventSink, config_source: ConfigSource, clock: Clock, node: NodeFacts,
+                 backoff_period: float = 10.0, max_backoff: float = 300.0,
+                 health: ContainerHealth = NO_HEALTH_CHECKS) -> None:
         self.runtime = runtime
         self.runtime_name = runtime_name
         self.images = images
@@ -213,6 +243,7 @@ class RuntimeManager:
         self.config_source = config_source
         self.clock = clock
         self.node = node
+        self.health = health
         self.crash_backoff = KeyedBackoff(clock, backoff_period, max_backoff)
         self.image_backoff = KeyedBackoff(clock, backoff_period, max_backoff)
 
@@ -239,7 +270,7 @@ class RuntimeManager:
     async def sync_pod(self, pod: Obj, status: RuntimePodStatus, pull_secrets: list[Obj]) -> SyncResult:
         """Make the runtime match the pod: one step of upstream's SyncPod."""
         result = SyncResult()
-        actions = compute_pod_actions(pod, status)
+        actions = compute_pod_actions(pod, status, self.health)
         if actions.create_sandbox and actions.sandbox_id is not None:
             self._event(pod, ev.NORMAL, ev.SANDBOX_CHANGED, "Pod sandbox changed, it will be killed and re-created.")
         if actions.kill_pod:
@@ -252,7 +283,8 @@ class RuntimeManager:
         else:
             for victim in actions.kill:
                 await self.kill_container(pod, victim.status, victim.container, message=victim.message,
-                                          grace_override=None, pod_ip=status.ips[0] if status.ips else "")
+                                          reason=victim.reason, grace_override=None,
+                                          pod_ip=status.ips[0] if status.ips else "")
         if not actions.create_sandbox and actions.kill_pod:
             return result
 
@@ -282,8 +314,10 @@ class RuntimeManager:
     async def _start(self, pod: Obj, container: Obj, sandbox_id: SandboxId, status: RuntimePodStatus,
                      pod_ips: tuple[str, ...], pull_secrets: list[Obj], result: SyncResult, *, init: bool) -> None:
         name = str(container.get("name"))
-        latest = status.find(name)
-        if latest is not None and latest.state is ContainerState.EXITED:
+        # Upstream's doBackOff looks at the newest *exited* run, even when a newer one is running:
+        # a container killed for failing its liveness probe again and again backs off too.
+        latest = next((c for c in status.all_named(name) if c.state is ContainerState.EXITED), None)
+        if latest is not None:
             key = self._backoff_key(pod, container)
             finished = self._wall_to_monotonic(latest.finished_at)
             if self.crash_backoff.in_backoff_since(key, finished):
@@ -391,7 +425,10 @@ class RuntimeManager:
         if post_start:
             message = await self.hooks.run(pod, container, container_id, post_start, pod_ip=pod_ips[0] if pod_ips else "")
             if message is not None:
-                self._event(pod, ev.WARNING, ev.FAILED_POST_START_HOOK, message, name)
+                log.info("postStart hook of %s failed: %s", format_pod(pod), message)
+                # Upstream keeps the hook's output out of the event (it may hold secrets); the
+                # container's waiting state carries it instead.
+                self._event(pod, ev.WARNING, ev.FAILED_POST_START_HOOK, "PostStartHook failed", name)
                 started = await self.runtime.container_status(container_id)
                 await self.kill_container(pod, started, container, message="FailedPostStartHook",
                                           grace_override=None, pod_ip=pod_ips[0] if pod_ips else "")
@@ -400,19 +437,24 @@ class RuntimeManager:
 
     # -- KillPod --------------------------------------------------------------------------------
 
-    def grace_period(self, pod: Obj) -> float:
+    def grace_period(self, pod: Obj, container: Obj | None = None, reason: str = "") -> float:
+        """Upstream's setTerminationGracePeriod: the deletion's, else a failed probe's own, else the pod's."""
         meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
         if meta.get("deletionGracePeriodSeconds") is not None:
             return float(meta["deletionGracePeriodSeconds"])
+        if reason in ("liveness", "startup"):
+            probe = (container or {}).get(f"{reason}Probe") or {}
+            if isinstance(probe, dict) and probe.get("terminationGracePeriodSeconds") is not None:
+                return float(probe["terminationGracePeriodSeconds"])
         if spec.get("terminationGracePeriodSeconds") is not None:
             return float(spec["terminationGracePeriodSeconds"])
         return DEFAULT_GRACE_PERIOD
 
     async def kill_container(self, pod: Obj, status: ContainerStatus, container: Obj | None, *, message: str = "",
-                             grace_override: float | None, pod_ip: str) -> None:
+                             reason: str = "", grace_override: float | None, pod_ip: str) -> None:
         """Upstream's killContainer: Killing event, preStop within the grace period, then stop."""
         name = status.name
-        grace = self.grace_period(pod)
+        grace = self.grace_period(pod, container, reason)
         self._event(pod, ev.NORMAL, ev.KILLING_CONTAINER, message or f"Stopping container {name}", name)
         pre_stop = ((container or {}).get("lifecycle") or {}).get("preStop")
         if pre_stop and grace > 0 and status.state is ContainerState.RUNNING:
@@ -421,10 +463,13 @@ class RuntimeManager:
                 async with asyncio.timeout(grace):
                     failed = await self.hooks.run(pod, container or {}, status.id, pre_stop, pod_ip=pod_ip)
                 if failed is not None:
-                    self._event(pod, ev.WARNING, ev.FAILED_PRE_STOP_HOOK, failed, name)
+                    log.info("preStop hook of %s failed: %s", format_pod(pod), failed)
+                    # As upstream: the hook's output stays out of the event, it may hold secrets.
+                    self._event(pod, ev.WARNING, ev.FAILED_PRE_STOP_HOOK, "PreStopHook failed", name)
             except TimeoutError:
-                self._event(pod, ev.WARNING, ev.FAILED_PRE_STOP_HOOK,
-                            f"PreStopHook failed: the hook did not finish within the grace period of {go_duration(grace)}", name)
+                # Upstream only logs this: the grace period is spent, the container is stopped now.
+                log.info("preStop hook of container %s in %s did not finish within %s", name, format_pod(pod),
+                         go_duration(grace))
             grace -= self.clock.monotonic() - started
         grace = max(grace, MINIMUM_GRACE_PERIOD)
         if grace_override is not None:

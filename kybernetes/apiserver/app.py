@@ -25,7 +25,10 @@ from kybernetes.api.labels import SelectorError, parse_selector
 from kybernetes.apiserver import discovery, negotiation, tables
 from kybernetes.apiserver.auth import Authenticator, Authorizer, User
 from kybernetes.apiserver.generic import DeleteOptions, GenericRegistry, RequestInfo, decode
+from kybernetes.apiserver.join import JoinService
 from kybernetes.apiserver.negotiation import Accept
+from kybernetes.apiserver.pki import TLSFiles
+from kybernetes.apiserver.proxy import STREAMING_SUBRESOURCES, NodeProxy
 from kybernetes.registry.base import Obj
 from kybernetes.registry.catalog import Catalog, Resource, scale_object
 from kybernetes.store.backend import CompactedError, StoreError
@@ -33,7 +36,8 @@ from kybernetes.store.backend import CompactedError, StoreError
 log = logging.getLogger("kybernetes.apiserver")
 
 MAX_BODY = 3 * 1024 * 1024
-PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/version", "/version/"})
+# /cacerts is public too (a joining node checks the CA against its token); see apiserver/join.py.
+PUBLIC_PATHS = frozenset({"/livez", "/readyz", "/healthz", "/version", "/version/", "/cacerts"})
 JSON_CT = "application/json"
 
 
@@ -112,6 +116,8 @@ class APIServer:
         server_address: str,
         state: ServerState,
         subresource_handlers: dict[str, Callable[..., Awaitable[web.StreamResponse]]] | None = None,
+        join: JoinService | None = None,
+        kubelet_client_tls: TLSFiles | None = None,
     ) -> None:
         self.catalog = catalog
         self.registry = registry
@@ -121,6 +127,10 @@ class APIServer:
         self.server_address = server_address
         self.state = state
         self.subresource_handlers = subresource_handlers or {}
+        self.join = join
+        # Logs, exec, attach and port-forward are answered by the pod's node agent, reached with
+        # the kubelet-client certificate of these files.
+        self.node_proxy = NodeProxy(kubelet_client_tls)
         self._openapi_resources = None
         self._namespaced_plurals: dict[tuple[str, str], set[str]] = {}
         for r in catalog.resources:
@@ -131,6 +141,8 @@ class APIServer:
 
     def application(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY, middlewares=[self._middleware], handler_args={"max_field_size": 65536})
+        if self.join is not None:
+            self.join.register(app.router)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -308,6 +320,8 @@ class APIServer:
             return await self.subresource_handlers[route.subresource](self, request, route)
         if route.subresource == "scale":
             return await self.scale(request, route)
+        if route.subresource in STREAMING_SUBRESOURCES and r.kind == "Pod":
+            return await self.node_proxy.handle(self, request, route)
         if route.subresource in ("log", "exec", "attach", "portforward", "proxy"):
             return await self.node_stream_unavailable(request, route)
         if route.subresource == "binding":

@@ -39,7 +39,7 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     p.add_argument("--pod-egress", choices=("cluster", "all"), default=d.pod_egress,
                    help="cluster: pods reach only cluster and Service addresses; all: pods also reach other networks "
                         "(masqueraded); default %(default)s")
-    p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace, scheduler); repeatable")
+    p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace, nodelifecycle, scheduler); repeatable")
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate; repeatable")
     p.add_argument("--watch-cache-size", type=int, default=d.watch_cache_size, help="events kept for watches from an older resourceVersion (default %(default)s)")
     # Tuning knob kept out of --help: how far a watch may lag before it is cut off.
@@ -51,8 +51,13 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
 def _agent_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     from kybernetes.daemons.control import default_data_dir
 
-    p = sub.add_parser("agent", help="run a node agent that joins a cluster")
-    p.add_argument("--kubeconfig", type=Path, required=True, help="kubeconfig of the cluster to join")
+    p = sub.add_parser("agent", help="run a node agent that joins a cluster",
+                       description="Join a cluster with --server and --token (or --token-file), as k3s' agent does, "
+                                   "or run with an existing --kubeconfig.")
+    p.add_argument("--server", default=None, help="the server to join, https://HOST:PORT (env KYB_URL)")
+    p.add_argument("--token", default=None, help="the join token from the server's <data-dir>/server/token (env KYB_TOKEN)")
+    p.add_argument("--token-file", type=Path, default=None, help="a file holding the join token (env KYB_TOKEN_FILE)")
+    p.add_argument("--kubeconfig", type=Path, default=None, help="instead of joining: a kubeconfig of the cluster")
     p.add_argument("--data-dir", type=Path, default=None, help=f"data directory (default {default_data_dir()})")
     p.add_argument("--node-name", default=None, help="this node's name (default: the host name)")
     p.add_argument("--node-ip", action="append", default=[], help="this node's address; repeatable")
@@ -61,9 +66,10 @@ def _agent_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     p.add_argument("--runtime", choices=("runc", "simulated"), default="runc", help="container runtime (default %(default)s)")
     p.add_argument("--simulated-nodes", type=int, default=0, help="run N simulated nodes (like kwok) instead of this node")
     p.add_argument("--simulated-prefix", default="sim-node", help="name prefix of simulated nodes (default %(default)s)")
-    p.add_argument("--pod-cidr", default="10.42.0.0/24", help="this node's pod range (default %(default)s)")
-    p.add_argument("--cluster-cidr", default="10.42.0.0/16", help="the cluster's pod range (default %(default)s)")
-    p.add_argument("--service-cidr", default="10.43.0.0/16", help="the cluster's Service range (default %(default)s)")
+    p.add_argument("--pod-cidr", default=None,
+                   help="this node's pod range, with --kubeconfig (default 10.42.0.0/24); the server assigns it when joining")
+    p.add_argument("--cluster-cidr", default=None, help="the cluster's pod range (default: the server's; 10.42.0.0/16 with --kubeconfig)")
+    p.add_argument("--service-cidr", default=None, help="the cluster's Service range (default: the server's; 10.43.0.0/16 with --kubeconfig)")
     p.add_argument("--kubelet-port", type=int, default=10250, help="this agent's HTTPS port (default %(default)s)")
     p.add_argument("--pod-egress", choices=("cluster", "all"), default="cluster",
                    help="cluster: pods reach only cluster and Service addresses; all: also other networks (default %(default)s)")
@@ -71,7 +77,56 @@ def _agent_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     p.set_defaults(run=_run_agent)
 
 
+def _join_token(args: argparse.Namespace) -> str:
+    """--token or --token-file, else $KYB_TOKEN or $KYB_TOKEN_FILE (flags win over the environment)."""
+    import os
+
+    if args.token and args.token_file:
+        raise CLIError("--token and --token-file: give one of them")
+    text, source = args.token, "--token"
+    path = args.token_file
+    if not text and path is None:
+        text, source = os.environ.get("KYB_TOKEN", ""), "KYB_TOKEN"
+        if not text and os.environ.get("KYB_TOKEN_FILE"):
+            path = Path(os.environ["KYB_TOKEN_FILE"])
+    if path is not None:
+        source = f"--token-file {path}"
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise CLIError(f"--token-file: cannot read {path}: {exc.strerror or exc}") from None
+    text = (text or "").strip()
+    if not text:
+        raise CLIError("--server needs a join token: --token, --token-file, KYB_TOKEN or KYB_TOKEN_FILE")
+    if any(c.isspace() for c in text):
+        raise CLIError(f"{source}: a token is one word")
+    return text
+
+
+def _check_cidrs(args: argparse.Namespace) -> None:
+    import ipaddress
+
+    for flag in ("pod_cidr", "cluster_cidr", "service_cidr"):
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise CLIError(f"--{flag.replace('_', '-')}: invalid CIDR {value!r}") from None
+
+
+def _cluster_dns(service_cidr: str) -> tuple[str, ...]:
+    """The cluster DNS address of a Service range: its tenth address, as the server has it."""
+    import ipaddress
+
+    return (str(ipaddress.ip_network(service_cidr, strict=False).network_address + 10),)
+
+
 def _run_agent(args: argparse.Namespace) -> None:
+    import os
+    from dataclasses import replace
+
     from kybernetes.client.config import load_kubeconfig
     from kybernetes.daemons.control import default_data_dir
     from kybernetes.daemons.node import NodeSettings, default_node_name, parse_taint, run_node
@@ -88,37 +143,81 @@ def _run_agent(args: argparse.Namespace) -> None:
         raise CLIError(f"--node-taint: {exc}") from None
     if args.simulated_nodes < 0:
         raise CLIError("--simulated-nodes: must not be negative")
-    if not args.kubeconfig.exists():
+    if not 0 < args.kubelet_port < 65536:
+        raise CLIError(f"--kubelet-port: {args.kubelet_port} is not a port number")
+    _check_cidrs(args)
+    # Flags win over the environment: KYB_URL does not count when --kubeconfig is given.
+    server = args.server or ("" if args.kubeconfig else os.environ.get("KYB_URL", ""))
+    if server and args.kubeconfig:
+        raise CLIError("--server and --kubeconfig: give one of them")
+    if not server and not args.kubeconfig:
+        raise CLIError("give --server URL with --token (or --token-file) to join a cluster, or --kubeconfig")
+    if server and args.pod_cidr:
+        raise CLIError("--pod-cidr: the server assigns this node's pod range when joining with --server")
+    if args.kubeconfig and not args.kubeconfig.exists():
         raise CLIError(f"--kubeconfig: {args.kubeconfig} does not exist")
+    service_cidr = args.service_cidr or "10.43.0.0/16"
     settings = NodeSettings(
         data_dir=args.data_dir or default_data_dir(),
-        node_name=args.node_name or default_node_name(),
+        node_name=(args.node_name or default_node_name()).lower(),
         runtime="simulated" if args.simulated_nodes else args.runtime,
         simulated_nodes=args.simulated_nodes,
         simulated_prefix=args.simulated_prefix,
         node_ips=tuple(args.node_ip),
         labels=labels,
         taints=taints,
-        pod_cidr=args.pod_cidr,
-        cluster_cidr=args.cluster_cidr,
-        service_cidr=args.service_cidr,
+        pod_cidr=args.pod_cidr or "10.42.0.0/24",
+        cluster_cidr=args.cluster_cidr or "10.42.0.0/16",
+        service_cidr=service_cidr,
+        cluster_dns=_cluster_dns(service_cidr),
         kubelet_port=args.kubelet_port,
         pod_egress=args.pod_egress,
     )
+    join_request = None
+    if server:
+        from kybernetes.agent.node import node_ips
+        from kybernetes.apiserver.join import JoinToken
+        from kybernetes.daemons.join import JoinError, JoinRequest, normalize_server_url
+
+        try:
+            url = normalize_server_url(server)
+        except JoinError as exc:
+            raise CLIError(str(exc)) from None
+        join_request = JoinRequest(server_url=url, token=JoinToken.parse(_join_token(args)),
+                                   node_name=settings.node_name, node_ips=settings.node_ips or node_ips(),
+                                   data_dir=settings.data_dir)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
 
     async def main() -> None:
         import signal
 
+        node = settings
+        if join_request is None:
+            config = load_kubeconfig(args.kubeconfig)
+        else:
+            from kybernetes.daemons.join import join
+
+            joined = await join(join_request)
+            # The server's ranges, unless the flags say otherwise.
+            service = args.service_cidr or joined.service_cidr
+            node = replace(settings, pod_cidr=joined.pod_cidr, cluster_cidr=args.cluster_cidr or joined.cluster_cidr,
+                           service_cidr=service, tls=joined.tls,
+                           cluster_dns=_cluster_dns(service) if args.service_cidr or not joined.cluster_dns
+                           else joined.cluster_dns)
+            config = load_kubeconfig(joined.tls.kubeconfig)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_node(settings, config=load_kubeconfig(args.kubeconfig), stop=stop)
+        await run_node(node, config=config, stop=stop)
+
+    from kybernetes.daemons.join import JoinError
 
     try:
         _run(main())
+    except JoinError as exc:
+        raise CLIError(str(exc)) from None
     except OSError as exc:
         raise CLIError(f"cannot start the agent: {exc.strerror or exc}") from None
 

@@ -18,6 +18,7 @@ from kybernetes.client.informer import SharedInformerFactory
 from kybernetes.client.rest import Client
 from kybernetes.controllers.garbagecollector import GarbageCollector
 from kybernetes.controllers.namespace import NamespaceController
+from kybernetes.controllers.nodelifecycle import NodeLifecycleController
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,11 @@ class Context:
 CONTROLLERS: dict[str, Callable[[Context], Controller]] = {
     "garbagecollector": lambda ctx: GarbageCollector(ctx.client, ctx.informers, clock=ctx.clock),
     "namespace": lambda ctx: NamespaceController(ctx.client, ctx.informers, clock=ctx.clock),
+    "nodelifecycle": lambda ctx: NodeLifecycleController(ctx.client, ctx.informers, clock=ctx.clock),
 }
 """Every controller by name; `kyb server --disable-controllers` picks from these names."""
 
-DEFAULT_CONTROLLERS: frozenset[str] = frozenset({"garbagecollector", "namespace"})
+DEFAULT_CONTROLLERS: frozenset[str] = frozenset({"garbagecollector", "namespace", "nodelifecycle"})
 
 
 class _Stopped(Exception):

@@ -10,7 +10,6 @@ import asyncio
 import ipaddress
 import logging
 import os
-import secrets
 import signal
 import ssl
 import time
@@ -24,6 +23,8 @@ from kybernetes.apiserver.allocators import ServiceAllocations
 from kybernetes.apiserver.app import APIServer, ServerState, VersionInfo
 from kybernetes.apiserver.auth import Authenticator, User, load_token_file
 from kybernetes.apiserver.generic import GenericRegistry, RequestInfo
+from kybernetes.apiserver.join import JoinService, JoinToken, PodCIDRAllocator, ca_hash, first_pod_cidr
+from kybernetes.registry.base import Obj
 from kybernetes.registry.catalog import build_catalog
 from kybernetes.store.cache import WatchCache
 from kybernetes.store.drivers import open_backend
@@ -104,16 +105,54 @@ def _ssl_context(files: pki.TLSFiles) -> ssl.SSLContext:
     return ctx
 
 
-def _ensure_token(path: Path) -> str:
-    """The join token agents present (printed at first start, kept in the data dir)."""
+def _ensure_token(path: Path, ca_pem: bytes) -> tuple[JoinToken, bool]:
+    """The join token agents present, kept in the data dir: (token, whether it was made just now).
+
+    New tokens have k3s' secure format `K10<sha256 of the CA PEM>::server:<secret>`. A token file
+    from before that format (`K10<hex>`) is kept as it is: agents that hold it keep joining. A
+    secure token whose hash names another CA (the CA was remade) gets the current hash, same secret.
+    """
     if path.exists():
-        return path.read_text().strip()
-    token = "K10" + secrets.token_hex(24)
+        token = JoinToken.parse(path.read_text())
+        if not token.secure or token.ca_hash == ca_hash(ca_pem):
+            return token, False
+        log.warning("join token: the CA changed; %s now names the current CA (same secret)", path)
+        token = JoinToken(secret=token.secret, ca_hash=ca_hash(ca_pem), username=token.username)
+    else:
+        token = JoinToken.generate(ca_pem)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    _write_private(path, token.text() + "\n")
+    return token, True
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a secret file readable by its owner only, replacing it atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    return token
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _join_service(settings: ServerSettings, files: pki.TLSFiles, token: JoinToken,
+                  registry: GenericRegistry) -> JoinService:
+    """Joining nodes get credentials and a pod range; the server's own node keeps the first range."""
+    nodes_resource = registry.catalog.lookup("", "v1", "nodes")
+    assert nodes_resource is not None
+
+    def nodes() -> list[Obj]:
+        _, kvs = registry.cache.list(nodes_resource.storage_prefix)
+        return [registry.cached_object(kv) for kv in kvs]
+
+    reserved: dict[str, str] = {}
+    if not settings.disable_agent and resolve_agent_runtime(settings.agent_runtime) != "none":
+        from kybernetes.daemons.node import default_node_name
+
+        reserved[settings.node_name or default_node_name()] = first_pod_cidr(settings.cluster_cidr)
+    allocator = PodCIDRAllocator(cluster_cidr=settings.cluster_cidr, nodes=nodes, reserved=reserved)
+    return JoinService(tls=files, token=token, allocator=allocator, cluster_cidr=settings.cluster_cidr,
+                       service_cidr=settings.service_cidr)
 
 
 def advertise_address(bind_address: str) -> str | None:
@@ -197,7 +236,7 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
     files = pki.ensure_tls(settings.server_dir / "tls", bind_address=settings.bind_address, extra_sans=settings.tls_san)
-    token = _ensure_token(settings.server_dir / "token")
+    token, new_token = _ensure_token(settings.server_dir / "token", files.ca_cert.read_bytes())
     host = settings.bind_address if settings.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
     url = f"https://{host}:{settings.https_listen_port}"
     pki.write_kubeconfig(settings.kubeconfig_path, pki.kubeconfig(url, files))
@@ -217,7 +256,7 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
         hooks.restore(registry.cached_object(kv) for kv in kvs)
 
     authenticator = Authenticator(load_token_file(settings.server_dir / "tokens.json"))
-    authenticator.add_token(token, User("system:kyb-agent", ("system:nodes",)))
+    authenticator.add_token(token.text(), User("system:kyb-agent", ("system:nodes",)))
     state = ServerState()
     api = APIServer(
         catalog=catalog,
@@ -226,6 +265,8 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
         version=VersionInfo(),
         server_address=f"{host}:{settings.https_listen_port}",
         state=state,
+        join=_join_service(settings, files, token, registry),
+        kubelet_client_tls=files,
     )
     runner = web.AppRunner(api.application(), access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
@@ -237,6 +278,11 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
         state.checks["store"] = True
         log.info("ready in %.0f ms", (time.monotonic() - started) * 1000)
         log.info("to use kubectl: export KUBECONFIG=%s; kubectl get namespaces", settings.kubeconfig_path)
+        if new_token:
+            # The path, never the token itself: logs are no place for secrets.
+            join_host = host if settings.bind_address not in ("0.0.0.0", "::") else advertise_address(settings.bind_address) or host
+            log.info("to add a node: kyb agent --server https://%s:%d --token-file %s",
+                     join_host, settings.https_listen_port, settings.server_dir / "token")
         async with asyncio.TaskGroup() as tg:
             controllers = _start_controllers(tg, settings) + _start_scheduler(tg, settings)
             agent_stop = asyncio.Event()
@@ -266,7 +312,7 @@ def _start_scheduler(tg: asyncio.TaskGroup, settings: ServerSettings) -> list[as
 
 def _start_controllers(tg: asyncio.TaskGroup, settings: ServerSettings) -> list[asyncio.Task[None]]:
     """Controllers talk to the API server over HTTPS with the admin kubeconfig, like a separate process."""
-    wanted = {"garbagecollector", "namespace"} - set(settings.disable)
+    wanted = {"garbagecollector", "namespace", "nodelifecycle"} - set(settings.disable)
     if not wanted:
         return []
     try:
@@ -319,8 +365,7 @@ async def _run_agent(settings: ServerSettings, node_tls: pki.NodeTLSFiles, stop:
     from kybernetes.daemons.node import NodeSettings, run_node
 
     network = ipaddress.ip_network(settings.service_cidr, strict=False)
-    cluster = ipaddress.ip_network(settings.cluster_cidr, strict=False)
-    pod_cidr = str(next(cluster.subnets(new_prefix=24)) if cluster.prefixlen <= 24 else cluster)
+    pod_cidr = first_pod_cidr(settings.cluster_cidr)
     node = NodeSettings(
         data_dir=settings.data_dir,
         runtime=resolve_agent_runtime(settings.agent_runtime),  # type: ignore[arg-type]

@@ -14,9 +14,9 @@ import shutil
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Awaitable, Callable, Literal
 
-from kybernetes.agent.agent import AgentSettings, RuntimeInfo, run_agent
+from kybernetes.agent.agent import AgentSettings, NodeAgent, RuntimeInfo, run_agent
 from kybernetes.agent.hooks import SimulatedHookRunner
 from kybernetes.agent.images import SimulatedImageService, StoreImageService
 from kybernetes.agent.node import read_machine_info, simulated_machine_info
@@ -27,6 +27,7 @@ from kybernetes.client.config import Config
 log = logging.getLogger("kybernetes")
 
 RuntimeKind = Literal["runc", "simulated"]
+AgentService = Callable[[NodeAgent], Awaitable[None]]
 PodEgress = Literal["cluster", "all"]
 DEFAULT_DATA_DIR = Path("/var/lib/kybernetes")
 
@@ -133,6 +134,21 @@ async def _runc_version(binary: str) -> str:
     return first[0].split()[-1] if first and first[0].split() else "unknown"
 
 
+def _agent_services(settings: NodeSettings) -> tuple[AgentService, ...]:
+    """The agent's HTTPS port (logs, exec, attach, port-forward) when the node has its serving certificate."""
+    tls = settings.tls
+    if tls is None:
+        return ()
+    from kybernetes.agent import server
+
+    paths = server.TLSPaths(cert=tls.serving_cert, key=tls.serving_key, ca=tls.ca_cert)
+
+    async def serve(agent: NodeAgent) -> None:
+        await server.serve(server.AgentHost(agent), port=settings.kubelet_port, tls=paths)
+
+    return (serve,)
+
+
 async def run_node(settings: NodeSettings, *, config: Config, stop: asyncio.Event | None = None) -> None:
     """Run the node side until `stop` is set or the task is cancelled."""
     if settings.simulated_nodes > 0:
@@ -153,7 +169,8 @@ async def run_node(settings: NodeSettings, *, config: Config, stop: asyncio.Even
                         runtime=SimulatedRuntime(SimulatedSettings(pod_cidr=settings.pod_cidr)),
                         images=SimulatedImageService(), runtime_info=RuntimeInfo(RUNTIME_NAME, RUNTIME_VERSION),
                         settings=agent_settings, hooks=SimulatedHookRunner(),
-                        machine=simulated_machine_info(settings.node_name), stop=stop)
+                        machine=simulated_machine_info(settings.node_name), stop=stop,
+                        services=_agent_services(settings))
         return
     from kybernetes.agent.runtime.network import NetworkSettings
     from kybernetes.agent.runtime.runc import RuncRuntime, RuncSettings
@@ -170,4 +187,5 @@ async def run_node(settings: NodeSettings, *, config: Config, stop: asyncio.Even
         await run_agent(config, node_name=settings.node_name, runtime=runtime,
                         images=StoreImageService(store, puller),
                         runtime_info=RuntimeInfo("runc", await _runc_version(settings.runc_binary)),
-                        settings=agent_settings, machine=read_machine_info(settings.data_dir), stop=stop)
+                        settings=agent_settings, machine=read_machine_info(settings.data_dir), stop=stop,
+                        services=_agent_services(settings))

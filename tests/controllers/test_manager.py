@@ -12,7 +12,7 @@ from tests.controllers.fakeapi import CONFIGMAPS, FakeAPI, owner_ref
 
 
 def test_the_default_set_is_registered() -> None:
-    assert DEFAULT_CONTROLLERS == {"garbagecollector", "namespace"} <= CONTROLLERS.keys()
+    assert DEFAULT_CONTROLLERS == {"garbagecollector", "namespace", "nodelifecycle"} <= CONTROLLERS.keys()
 
 
 async def test_unknown_controllers_are_refused(api: FakeAPI) -> None:

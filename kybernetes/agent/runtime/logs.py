@@ -223,14 +223,21 @@ def _logical_lines(records: Iterable[LogRecord]) -> list[list[LogRecord]]:
     return lines
 
 
-def read_records(path: Path, *, tail: int | None = None, since_ns: int | None = None) -> list[LogRecord]:
-    """read_records returns the log's records across rotations, limited to the last `tail` lines."""
+def read_records(path: Path, *, tail: int | None = None, since_ns: int | None = None,
+                 current_size: int | None = None) -> list[LogRecord]:
+    """read_records returns the log's records across rotations, limited to the last `tail` lines.
+
+    With `current_size`, only that many bytes of the current file are read (a follower goes on from there).
+    """
     records: list[LogRecord] = []
     for file in log_files(path):
         try:
-            records.extend(_records_in(file.read_bytes()))
+            data = file.read_bytes()
         except FileNotFoundError:
             continue
+        if current_size is not None and file == path:
+            data = data[:current_size]
+        records.extend(_records_in(data))
     if since_ns is not None:
         records = [r for r in records if r.timestamp_ns >= since_ns]
     if tail is not None:
@@ -264,7 +271,7 @@ async def follow_records(
             return
     start = os.fstat(fd).st_size if fd >= 0 else 0
     # The snapshot covers rotated files plus the current file up to `start`; following reads on from there.
-    for record in read_records(path, tail=tail, since_ns=since_ns):
+    for record in read_records(path, tail=tail, since_ns=since_ns, current_size=start if follow else None):
         yield record
     if not follow:
         if fd >= 0:

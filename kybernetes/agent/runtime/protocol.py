@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator, Awaitable, Protocol, Sequence
 
 from kybernetes.agent.runtime.types import (
@@ -109,6 +110,27 @@ class Runtime(Protocol):
 
         With a TTY, stderr is merged into stdout as on a terminal and `resize` sets the window size.
         """
+        ...
+
+    async def attach(
+        self,
+        container_id: ContainerId,
+        *,
+        stdout: Output,
+        stderr: Output | None = None,
+        stdin: AsyncIterator[bytes] | None = None,
+        tty: bool = False,
+        resize: AsyncIterator[TerminalSize] | None = None,
+    ) -> None:
+        """Stream the running container's output from now on (and feed its stdin); return once it has exited.
+
+        Without `stderr`, stderr goes to `stdout`. Stdin reaches the container only if it was
+        created with `stdin`; otherwise it is read and dropped.
+        """
+        ...
+
+    async def port_forward(self, sandbox_id: SandboxId, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect to `port` on localhost inside the sandbox's network namespace."""
         ...
 
     async def reopen_container_log(self, container_id: ContainerId) -> None:

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
 import kybernetes
-from kybernetes.agent.runtime import cgroups, logs, rootfs
+from kybernetes.agent.runtime import cgroups, logs, netns, rootfs
 from kybernetes.agent.runtime.bundle import BundlePaths, build_spec, parse_signal
 from kybernetes.agent.runtime.network import CNI, NetworkSettings
 from kybernetes.agent.runtime.podfiles import write_pod_files
 from kybernetes.agent.runtime.protocol import InvalidState, NotFound, Output, RuntimeCommandError, RuntimeFailure
-from kybernetes.agent.runtime.shim import encode_spec, process_alive
+from kybernetes.agent.runtime.shim import STDIN_FIFO, WINSIZE_FILE, encode_spec, process_alive
 from kybernetes.agent.runtime.state import (
     ContainerRecord,
     ExitRecord,
@@ -511,6 +511,84 @@ class RuncRuntime:
         if tty:
             return await _exec_tty(argv, stdout=stdout, stdin=stdin, resize=resize)
         return await _exec_pipes(argv, stdout=stdout, stderr=stderr or stdout, stdin=stdin)
+
+
+    # -- attach and port-forward -------------------------------------------------------------
+
+    async def attach(
+        self,
+        container_id: ContainerId,
+        *,
+        stdout: Output,
+        stderr: Output | None = None,
+        stdin: AsyncIterator[bytes] | None = None,
+        tty: bool = False,
+        resize: AsyncIterator[TerminalSize] | None = None,
+    ) -> None:
+        status = await self.container_status(container_id)
+        if status.state is not ContainerState.RUNNING:
+            raise InvalidState(f"container {container_id} is not running")
+        record = self._record(container_id)
+        directory = self.dirs.container(container_id)
+        # The shim copies the container's output into its log; following the log from its end is
+        # attaching. Lines arrive whole, as the log records them.
+        side: list[asyncio.Task[None]] = []
+        if stdin is not None:
+            side.append(asyncio.create_task(_feed_fifo(directory / STDIN_FIFO if record.stdin else None, stdin)))
+        if resize is not None and record.tty:
+            side.append(asyncio.create_task(self._follow_resize(container_id, resize)))
+        try:
+            async for entry in logs.follow_records(record.log_path, tail=0, follow=True,
+                                                   is_running=lambda: self.is_logging(container_id)):
+                out = stderr if entry.stream == logs.STDERR and stderr is not None else stdout
+                await out(entry.render())
+        finally:
+            for task in side:
+                task.cancel()
+            for task in side:
+                with contextlib.suppress(asyncio.CancelledError, OSError):
+                    await task
+
+    async def _follow_resize(self, container_id: ContainerId, sizes: AsyncIterator[TerminalSize]) -> None:
+        directory = self.dirs.container(container_id)
+        async for size in sizes:
+            shim = load_shim(directory)
+            if shim is None or not process_alive(shim.shim_pid, shim.shim_start_time):
+                return
+            # The shim holds the terminal: it applies the size when told (SIGUSR2).
+            (directory / WINSIZE_FILE).write_text(f"{size.width} {size.height}\n")
+            _signal(shim.shim_pid, signal.SIGUSR2)
+
+    async def port_forward(self, sandbox_id: SandboxId, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        sandbox = self._sandbox(sandbox_id)
+        if sandbox.state is not SandboxState.READY or not sandbox.netns:
+            raise InvalidState(f"sandbox {sandbox_id} is not running")
+        return await netns.open_connection(Path(sandbox.netns), port)
+
+
+async def _feed_fifo(path: Path | None, stdin: AsyncIterator[bytes]) -> None:
+    """Write the client's stdin into the container's stdin FIFO; without one, read and drop it."""
+    fd = -1
+    if path is not None:
+        try:
+            # Non-blocking: the container holds the read end; if it closed it, there is nobody to feed.
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            fd = -1
+    try:
+        async for chunk in stdin:
+            view = memoryview(chunk)
+            while fd >= 0 and view:
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    await asyncio.sleep(0.01)
+                except OSError:
+                    os.close(fd)
+                    fd = -1
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _reason(exit_: ExitRecord) -> str:

@@ -11,6 +11,8 @@ outlives both runc and the agent. Like containerd's shim and CRI-O's conmon, thi
 3. writes `shim.json` (its own pid, the container's pid, both start times, the start time of
    the container) and answers the agent on its stdout with one JSON line, then closes it;
 4. copies the pipes into the CRI log file (`logs.LogWriter`, rotating by size; SIGUSR1 reopens);
+   with a TTY and stdin it also copies the stdin FIFO into the terminal (attach's stdin; without a
+   TTY the container reads the FIFO itself), and SIGUSR2 applies the size in `winsize` to it;
 5. reaps the container, reads the memory cgroup's OOM-kill counter, and writes `exit.json`
    atomically — whether or not the agent is alive — then exits.
 
@@ -44,6 +46,8 @@ RUNC_LOG = "runc.log"
 PID_FILE = "pid"
 CONSOLE_SOCKET = "console.sock"
 STDIN_FIFO = "stdin"
+WINSIZE_FILE = "winsize"
+"""`<width> <height>`: the terminal size the agent wants; it sends SIGUSR2 after writing it."""
 
 # After the container exits, output still buffered in pipes held by its (now killed) children is
 # drained for at most this long.
@@ -218,6 +222,10 @@ class _Shim:
         self.started_at = 0
         self.memory_cgroup = ""
         self.oom_baseline = 0
+        self.resize_requested = False
+        self.tty_stdin = -1
+        """With a TTY and stdin: the FIFO's read end, copied into the terminal."""
+        self.terminal = -1
 
     def run(self) -> None:
         os.chdir(self.dir)
@@ -233,6 +241,7 @@ class _Shim:
         _signal.set_wakeup_fd(wake_w)
         _signal.signal(_signal.SIGCHLD, lambda *_: None)
         _signal.signal(_signal.SIGUSR1, self._on_usr1)
+        _signal.signal(_signal.SIGUSR2, self._on_usr2)
 
         streams, error = self._start_container()
         if error is not None:
@@ -243,6 +252,21 @@ class _Shim:
 
     def _on_usr1(self, *_: object) -> None:
         self.reopen_requested = True
+
+    def _on_usr2(self, *_: object) -> None:
+        self.resize_requested = True
+
+    def _apply_winsize(self) -> None:
+        import fcntl
+        import struct
+        import termios
+
+        try:
+            with open(WINSIZE_FILE) as f:
+                width, height = (int(v) for v in f.read().split()[:2])
+            fcntl.ioctl(self.terminal, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+        except (OSError, ValueError):
+            pass
 
     def _start_container(self) -> tuple[dict[int, str], str | None]:
         spec = self.spec
@@ -288,11 +312,15 @@ class _Shim:
             master, runc_status = self._receive_console(listener, runc_pid)
             if master is not None:
                 streams = {master: "stdout"}
+                self.terminal = master
         if runc_status is None:
             _, runc_status = os.waitpid(runc_pid, 0)
         for fd in writers:
             os.close(fd)
-        if stdin != devnull:
+        if stdin != devnull and self.terminal >= 0:
+            # The container reads its terminal, not the FIFO: attach's stdin goes through us.
+            self.tty_stdin = stdin
+        elif stdin != devnull:
             os.close(stdin)
         os.close(devnull)
         if runc_status != 0:
@@ -348,6 +376,23 @@ class _Shim:
         os.dup2(devnull, 1)
         os.close(devnull)
 
+    def _copy_stdin(self) -> None:
+        try:
+            data = os.read(self.tty_stdin, 4096)
+        except OSError:
+            return
+        if not data or self.terminal < 0:
+            return
+        # Never block the loop that copies the output: a terminal whose reader stalls drops input,
+        # as a real one would once its buffer is full.
+        os.set_blocking(self.terminal, False)
+        try:
+            os.write(self.terminal, data)
+        except OSError:
+            pass
+        finally:
+            os.set_blocking(self.terminal, True)
+
     def _reap(self) -> None:
         while True:
             try:
@@ -370,6 +415,8 @@ class _Shim:
         for fd in streams:
             poller.register(fd, select.POLLIN)
         poller.register(wake_r, select.POLLIN)
+        if self.tty_stdin >= 0:
+            poller.register(self.tty_stdin, select.POLLIN)
         deadline: float | None = None
         self._reap()
         while True:
@@ -389,6 +436,9 @@ class _Shim:
                     except BlockingIOError:
                         pass
                     continue
+                if fd == self.tty_stdin:
+                    self._copy_stdin()
+                    continue
                 try:
                     data = os.read(fd, 1 << 16)
                 except OSError:
@@ -403,6 +453,10 @@ class _Shim:
             if self.reopen_requested:
                 self.reopen_requested = False
                 writer.reopen()
+            if self.resize_requested:
+                self.resize_requested = False
+                if self.terminal >= 0 and self.terminal in streams:
+                    self._apply_winsize()
             self._reap()
         writer.close()
         assert self.status is not None

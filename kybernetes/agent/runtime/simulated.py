@@ -14,7 +14,8 @@ started. Two pod annotations (read from the sandbox config) script what a contai
 
 Init containers (label `kybernetes.io/container-type: init`) without an entry exit 0 at once.
 Malformed entries are ignored, as an unknown annotation would be. Exec answers exit code 0 and no
-output; `container_log` gives a few synthetic CRI-format lines. Changes can be observed without
+output, attach prints nothing until the container ends, port-forward fails (nothing listens);
+`container_log` gives a few synthetic CRI-format lines. Changes can be observed without
 polling through `subscribe` (the agent's evented PLEG uses it).
 """
 
@@ -324,6 +325,27 @@ class SimulatedRuntime:
         if container.status.state is not ContainerState.RUNNING:
             raise InvalidState(f"container {container_id} is not running")
         return 0
+
+    async def attach(
+        self,
+        container_id: ContainerId,
+        *,
+        stdout: Output,
+        stderr: Output | None = None,
+        stdin: AsyncIterator[bytes] | None = None,
+        tty: bool = False,
+        resize: AsyncIterator[TerminalSize] | None = None,
+    ) -> None:
+        """Nothing runs, so nothing is printed: attaching waits for the container's scripted end."""
+        container = self._container(container_id)
+        if container.status.state is not ContainerState.RUNNING:
+            raise InvalidState(f"container {container_id} is not running")
+        await self._wait(container)
+
+    async def port_forward(self, sandbox_id: SandboxId, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if sandbox_id not in self._sandboxes:
+            raise NotFound(f"sandbox {sandbox_id} not found")
+        raise RuntimeFailure("the simulated runtime runs no processes: nothing listens in a simulated pod")
 
     def container_log(self, container_id: ContainerId) -> bytes:
         """Return a few synthetic CRI-format log lines for the container's current run."""
