@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 
 import kybernetes
+from kybernetes.aio import process
 from kybernetes.agent.runtime import cgroups, logs, netns, rootfs
 from kybernetes.agent.runtime.bundle import BundlePaths, build_spec, parse_signal
 from kybernetes.agent.runtime.network import CNI, NetworkSettings
@@ -36,6 +37,7 @@ from kybernetes.agent.runtime.shim import STDIN_FIFO, WINSIZE_FILE, encode_spec,
 from kybernetes.agent.runtime.state import (
     ContainerRecord,
     ExitRecord,
+    ShimRecord,
     SandboxRecord,
     StateDirs,
     load_container,
@@ -97,8 +99,13 @@ class RuncRuntime:
         self.runtime_binary = shutil.which(settings.runtime_binary) or settings.runtime_binary
         self._locks: dict[str, asyncio.Lock] = {}
         self._records: dict[str, ContainerRecord] = {}
+        # In-memory indexes of what is on disk, filled by adopt(): a pod's status is asked for on
+        # every sync and relist, and reading every record file each time made that O(pods²) I/O.
+        self._sandboxes: dict[str, SandboxRecord] = {}
+        self._shims: dict[str, ShimRecord] = {}
+        self._exits: dict[str, ExitRecord] = {}
         self._swap = cgroups.memory_swap_supported()
-        self._spare: asyncio.Task[asyncio.subprocess.Process] | None = None
+        self._spare: asyncio.Task[process.Process] | None = None
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -112,7 +119,7 @@ class RuncRuntime:
         log_dir = config.log_directory or self.dirs.logs / f"{config.namespace}_{config.name}_{config.uid}"
         record = SandboxRecord(sandbox_id, config, time.time_ns(), SandboxState.NOT_READY, log_dir)
         # Recorded before anything is set up, so that a crash half-way leaves something removable.
-        save_sandbox(directory, record)
+        self._save_sandbox(record)
         # Containers follow a sandbox: boot their shim while the network is wired.
         self.warm_up()
         try:
@@ -120,18 +127,43 @@ class RuncRuntime:
             write_pod_files(directory, config, net.ip)
             rootfs.mount_tmpfs(directory / "shm", size=config.shm_size)
             log_dir.mkdir(parents=True, exist_ok=True)
-            save_sandbox(directory, replace(record, state=SandboxState.READY, netns=str(net.netns), ip=net.ip))
+            self._save_sandbox(replace(record, state=SandboxState.READY, netns=str(net.netns), ip=net.ip))
         except BaseException:
             with contextlib.suppress(Exception):
                 await self.remove_pod_sandbox(sandbox_id)
             raise
         return sandbox_id
 
+    def _save_sandbox(self, record: SandboxRecord) -> None:
+        save_sandbox(self.dirs.sandbox(record.id), record)
+        self._sandboxes[record.id] = record
+
     def _sandbox(self, sandbox_id: str) -> SandboxRecord:
+        record = self._sandboxes.get(sandbox_id)
+        if record is not None:
+            return record
         try:
-            return load_sandbox(self.dirs.sandbox(sandbox_id))
+            record = load_sandbox(self.dirs.sandbox(sandbox_id))
         except FileNotFoundError:
             raise NotFound(f"sandbox {sandbox_id} not found") from None
+        self._sandboxes[sandbox_id] = record
+        return record
+
+    def _index(self) -> None:
+        """Bring the in-memory indexes in line with the directories: load records that appeared (another
+        runtime object on the same data dir made them), drop those whose directory is gone."""
+        sandboxes = set(_entries(self.dirs.sandboxes))
+        for sid in sandboxes - self._sandboxes.keys():
+            with contextlib.suppress(NotFound, ValueError, TypeError, KeyError):
+                self._sandbox(sid)
+        for sid in self._sandboxes.keys() - sandboxes:
+            self._sandboxes.pop(sid, None)
+        containers = set(_entries(self.dirs.containers))
+        for cid in containers - self._records.keys():
+            with contextlib.suppress(NotFound, ValueError, TypeError, KeyError):
+                self._record(cid)
+        for cid in self._records.keys() - containers:
+            self._records.pop(cid, None)
 
     async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
         record = self._sandbox(sandbox_id)
@@ -144,15 +176,16 @@ class RuncRuntime:
         async with self._lock(sandbox_id):
             if record.state is SandboxState.READY or self.cni.status(sandbox_id) is not None:
                 await self.cni.delete(sandbox_id)
-                save_sandbox(self.dirs.sandbox(sandbox_id), replace(self._sandbox(sandbox_id), state=SandboxState.NOT_READY))
+                self._save_sandbox(replace(self._sandbox(sandbox_id), state=SandboxState.NOT_READY))
 
     async def remove_pod_sandbox(self, sandbox_id: SandboxId) -> None:
         directory = self.dirs.sandbox(sandbox_id)
         if not directory.exists():
+            self._sandboxes.pop(sandbox_id, None)
             return
         try:
-            record: SandboxRecord | None = load_sandbox(directory)
-        except (FileNotFoundError, ValueError):
+            record: SandboxRecord | None = self._sandbox(sandbox_id)
+        except (NotFound, ValueError, TypeError, KeyError):
             record = None
         containers = [c for c in self._all_container_records() if c.sandbox_id == sandbox_id]
         async with asyncio.TaskGroup() as tg:
@@ -161,11 +194,13 @@ class RuncRuntime:
         if self.cni.status(sandbox_id) is not None or self.cni.netns_path(sandbox_id).exists():
             await self.cni.delete(sandbox_id)
         async with self._lock(sandbox_id):
-            rootfs.unmount(directory / "shm")
+            # unmount waits for the kernel and rmtree walks directories: off the event loop.
+            await asyncio.to_thread(rootfs.unmount, directory / "shm")
             if record is not None:
                 await cgroups.remove(record.config.effective_cgroup_parent)
-                shutil.rmtree(record.log_directory, ignore_errors=True)
-            shutil.rmtree(directory, ignore_errors=True)
+                await asyncio.to_thread(shutil.rmtree, record.log_directory, True)
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+            self._sandboxes.pop(sandbox_id, None)
         self._locks.pop(sandbox_id, None)
 
     async def sandbox_status(self, sandbox_id: SandboxId) -> SandboxStatus:
@@ -177,8 +212,9 @@ class RuncRuntime:
         )
 
     async def list_sandboxes(self) -> list[SandboxStatus]:
+        self._index()
         out: list[SandboxStatus] = []
-        for sid in self.dirs.sandbox_ids():
+        for sid in list(self._sandboxes):
             with contextlib.suppress(NotFound, ValueError):
                 out.append(await self.sandbox_status(sid))
         return out
@@ -234,11 +270,8 @@ class RuncRuntime:
         return record
 
     def _all_container_records(self) -> list[ContainerRecord]:
-        out = []
-        for cid in self.dirs.container_ids():
-            with contextlib.suppress(NotFound, ValueError, TypeError):
-                out.append(self._record(cid))
-        return out
+        self._index()
+        return list(self._records.values())
 
     async def start_container(self, container_id: ContainerId) -> None:
         record = self._record(container_id)
@@ -276,6 +309,7 @@ class RuncRuntime:
         except (BrokenPipeError, ConnectionResetError):
             # The spare died while idle (someone killed it): start one the slow way.
             await proc.wait()
+            proc.close()
             proc = await self._start_shim_process()
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write(settings)
@@ -287,6 +321,7 @@ class RuncRuntime:
         except TimeoutError:
             out = b""
         await proc.wait()
+        proc.close()
         self.warm_up()
         answer: dict[str, Any]
         try:
@@ -296,16 +331,15 @@ class RuncRuntime:
             answer = {"error": f"the shim gave no answer: {tail or out.decode(errors='replace')}"}
         return answer
 
-    async def _start_shim_process(self) -> asyncio.subprocess.Process:
+    async def _start_shim_process(self) -> process.Process:
         package_root = Path(kybernetes.__file__).resolve().parent.parent
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONPATH": str(package_root)}
         self.dirs.root.mkdir(parents=True, exist_ok=True)
         # -S skips site-packages (the shim needs only the standard library and this package);
         # -P keeps the working directory off sys.path.
-        return await asyncio.create_subprocess_exec(
-            self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-            env=env, cwd=self.dirs.root,
+        return await process.start(
+            [self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim"],
+            stdin=process.PIPE, stdout=process.PIPE, stderr=process.DEVNULL, env=env, cwd=self.dirs.root,
         )
 
     def warm_up(self) -> None:
@@ -313,13 +347,14 @@ class RuncRuntime:
         if self._spare is None:
             self._spare = asyncio.create_task(self._start_shim_process())
 
-    async def _take_spare_shim(self) -> asyncio.subprocess.Process:
+    async def _take_spare_shim(self) -> process.Process:
         spare, self._spare = self._spare, None
         if spare is not None:
             with contextlib.suppress(Exception):
                 proc = await spare
                 if proc.returncode is None:
                     return proc
+                proc.close()
         return await self._start_shim_process()
 
     async def close(self) -> None:
@@ -334,6 +369,7 @@ class RuncRuntime:
         if proc.stdin is not None:
             proc.stdin.close()
         await proc.wait()
+        proc.close()
 
     async def stop_container(self, container_id: ContainerId, *, timeout: float) -> None:
         record = self._record(container_id)
@@ -397,30 +433,24 @@ class RuncRuntime:
         async with self._lock(container_id):
             if load_shim(directory) is not None:
                 await self._runtime_delete(record)
-            rootfs.unmount_overlay(directory)
-            shutil.rmtree(directory, ignore_errors=True)
-            for path in logs.log_files(record.log_path):
-                path.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                record.log_path.parent.rmdir()
+            await asyncio.to_thread(_remove_container_files, directory, record.log_path)
         self._records.pop(container_id, None)
+        self._shims.pop(container_id, None)
+        self._exits.pop(container_id, None)
         self._locks.pop(container_id, None)
 
     async def _runtime_delete(self, record: ContainerRecord) -> None:
-        proc = await asyncio.create_subprocess_exec(
-            record.runtime, "--root", record.runtime_root, "delete", "--force", record.id,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await proc.communicate()
-        text = out.decode(errors="replace")
-        if proc.returncode != 0 and "does not exist" not in text and "not exist" not in text:
+        done = await process.run([record.runtime, "--root", record.runtime_root, "delete", "--force", record.id],
+                                 merge_stderr=True)
+        text = done.stdout.decode(errors="replace")
+        if done.returncode != 0 and "does not exist" not in text and "not exist" not in text:
             raise RuntimeCommandError(f"{record.runtime} delete {record.id}", output=text)
 
     async def container_status(self, container_id: ContainerId) -> ContainerStatus:
         record = self._record(container_id)
         directory = self.dirs.container(container_id)
-        shim = load_shim(directory)
-        exit_ = load_exit(directory)
+        shim = self._shim_record(container_id, directory)
+        exit_ = self._exit_record(container_id, directory)
         created = ContainerStatus(
             id=record.id, sandbox_id=record.sandbox_id, name=record.name, state=ContainerState.CREATED,
             attempt=record.attempt, image=record.image, created_at=record.created_at, log_path=record.log_path,
@@ -430,7 +460,7 @@ class RuncRuntime:
                 and not process_alive(shim.pid, shim.pid_start_time):
             # Both gone without a word (e.g. the node rebooted): settle it once, for good.
             self._record_unknown_exit(directory)
-            exit_ = load_exit(directory)
+            exit_ = self._exit_record(container_id, directory)
         if exit_ is not None:
             return replace(
                 created, state=ContainerState.EXITED, started_at=shim.started_at if shim else 0,
@@ -440,6 +470,24 @@ class RuncRuntime:
         if shim is not None:
             return replace(created, state=ContainerState.RUNNING, started_at=shim.started_at, pid=shim.pid)
         return created
+
+    def _shim_record(self, container_id: str, directory: Path) -> ShimRecord | None:
+        """The shim's record, written once when the container starts: cached once seen."""
+        shim = self._shims.get(container_id)
+        if shim is None:
+            shim = load_shim(directory)
+            if shim is not None:
+                self._shims[container_id] = shim
+        return shim
+
+    def _exit_record(self, container_id: str, directory: Path) -> ExitRecord | None:
+        """The exit record, final once written (by the shim, or by us for a start that failed)."""
+        exit_ = self._exits.get(container_id)
+        if exit_ is None:
+            exit_ = load_exit(directory)
+            if exit_ is not None:
+                self._exits[container_id] = exit_
+        return exit_
 
     def _termination_message(self, record: ContainerRecord, directory: Path, exit_code: int) -> str:
         try:
@@ -477,6 +525,9 @@ class RuncRuntime:
         self.dirs.containers.mkdir(parents=True, exist_ok=True)
         self.dirs.sandboxes.mkdir(parents=True, exist_ok=True)
         self._records.clear()
+        self._sandboxes.clear()
+        self._shims.clear()
+        self._exits.clear()
         for cid in self.dirs.container_ids():
             directory = self.dirs.container(cid)
             try:
@@ -487,6 +538,7 @@ class RuncRuntime:
                 shutil.rmtree(directory, ignore_errors=True)
                 continue
             await self.container_status(cid)
+        self._index()
 
     # -- exec --------------------------------------------------------------------------------
 
@@ -564,6 +616,21 @@ class RuncRuntime:
         if sandbox.state is not SandboxState.READY or not sandbox.netns:
             raise InvalidState(f"sandbox {sandbox_id} is not running")
         return await netns.open_connection(Path(sandbox.netns), port)
+
+    # -- stats -------------------------------------------------------------------------------
+
+    async def container_stats(self, container_id: ContainerId) -> kybernetes.agent.runtime.types.ContainerStats | None:
+        """Read the running container's CPU and memory use from its cgroup; None unless it runs."""
+        from kybernetes.agent.runtime import stats
+
+        record = self._record(container_id)
+        if (await self.container_status(container_id)).state is not ContainerState.RUNNING:
+            return None
+        try:
+            sandbox = self._sandbox(record.sandbox_id)
+        except NotFound:
+            return None
+        return stats.read_cgroup(stats.CgroupMounts.of_this_machine(), stats.container_cgroup(sandbox.config, container_id))
 
 
 async def _feed_fifo(path: Path | None, stdin: AsyncIterator[bytes]) -> None:
@@ -651,10 +718,8 @@ async def _feed(writer: asyncio.StreamWriter, stdin: AsyncIterator[bytes]) -> No
 
 
 async def _exec_pipes(argv: list[str], *, stdout: Output, stderr: Output, stdin: AsyncIterator[bytes] | None) -> int:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await process.start(argv, stdin=process.PIPE if stdin is not None else process.DEVNULL,
+                               stdout=process.PIPE, stderr=process.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     feeder: asyncio.Task[None] | None = None
     try:
@@ -675,6 +740,26 @@ async def _exec_pipes(argv: list[str], *, stdout: Output, stderr: Output, stdin:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+        proc.close()
+
+
+def _entries(directory: Path) -> list[str]:
+    """Names of the record directories in `directory`, without a stat per entry."""
+    try:
+        with os.scandir(directory) as it:
+            return [e.name for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _remove_container_files(directory: Path, log_path: Path) -> None:
+    """Unmount and delete a container's root file system, bundle and logs (blocking: run in a thread)."""
+    rootfs.unmount_overlay(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+    for path in logs.log_files(log_path):
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        log_path.parent.rmdir()
 
 
 def _set_winsize(fd: int, size: TerminalSize) -> None:
@@ -690,7 +775,7 @@ async def _exec_tty(
     master, slave = os.openpty()
     _set_winsize(master, TerminalSize(80, 24))
     try:
-        proc = await asyncio.create_subprocess_exec(*argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+        proc = await process.start(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     finally:
         os.close(slave)
     os.set_blocking(master, False)
