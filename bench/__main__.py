@@ -8,7 +8,7 @@ import json
 import platform
 from pathlib import Path
 
-from bench import agent_bench, apiserver_bench, build_bench, images_bench, runtime_bench, scheduler_bench
+from bench import agent_bench, apiserver_bench, build_bench, cluster_bench, images_bench, runtime_bench, scheduler_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -27,6 +27,7 @@ def main() -> None:
         "runtime": runtime_bench.run(quick=args.quick),
         "scheduler": scheduler_bench.run(quick=args.quick),
         "agent": agent_bench.run(quick=args.quick),
+        "cluster": cluster_bench.run(quick=args.quick),
     }
     out = RESULTS / "latest.json"
     out.write_text(json.dumps(figures, indent=2) + "\n")

@@ -22,7 +22,7 @@ from kybernetes.api import errors
 from kybernetes.api.errors import APIError
 from kybernetes.api.fields import FieldSelectorError, parse_field_selector
 from kybernetes.api.labels import SelectorError, parse_selector
-from kybernetes.apiserver import discovery, negotiation, tables
+from kybernetes.apiserver import discovery, metrics, negotiation, tables
 from kybernetes.apiserver.auth import Authenticator, Authorizer, User
 from kybernetes.apiserver.generic import DeleteOptions, GenericRegistry, RequestInfo, decode
 from kybernetes.apiserver.join import JoinService
@@ -131,6 +131,8 @@ class APIServer:
         # Logs, exec, attach and port-forward are answered by the pod's node agent, reached with
         # the kubelet-client certificate of these files.
         self.node_proxy = NodeProxy(kubelet_client_tls)
+        # metrics.k8s.io (kubectl top) scrapes the node agents the same way.
+        self.metrics = metrics.MetricsAPI(metrics.AgentScraper(self.node_proxy))
         self._openapi_resources = None
         self._namespaced_plurals: dict[tuple[str, str], set[str]] = {}
         for r in catalog.resources:
@@ -198,6 +200,8 @@ class APIServer:
         elif parts[0] == "apis":
             if len(parts) == 1:
                 return self.discovery_root(request, legacy=False)
+            if parts[1] == metrics.GROUP:
+                return await self.metrics.dispatch(self, request, parts[2:])
             if len(parts) == 2:
                 doc = discovery.api_group(self.catalog, parts[1])
                 if doc is None:
@@ -246,10 +250,11 @@ class APIServer:
         wanted = discovery.aggregated_version_requested(request.headers.get("Accept", ""))
         if wanted:
             ct = discovery.AGGREGATED_V2 if wanted == "v2" else discovery.AGGREGATED_V2BETA1
-            return json_response(discovery.aggregated(self.catalog, legacy=legacy, version=wanted), content_type=ct)
+            doc = discovery.aggregated(self.catalog, legacy=legacy, version=wanted, handled=metrics.RESOURCES)
+            return json_response(doc, content_type=ct)
         if legacy:
             return json_response(discovery.api_versions(self.server_address))
-        return json_response(discovery.api_group_list(self.catalog))
+        return json_response(discovery.api_group_list(self.catalog, metrics.RESOURCES))
 
     def openapi_resources(self) -> list[Any]:
         if self._openapi_resources is None:
@@ -562,8 +567,10 @@ class APIServer:
                         chunks.append(encode_event(kind, ev.kv))
                 if chunks:
                     await resp.write(b"".join(chunks))
-        except (ConnectionResetError, asyncio.CancelledError):
-            raise
+        except ConnectionResetError:
+            # The client went away (kubectl -w stopped, an informer re-listed): nothing to report.
+            watcher.close()
+            return resp
         except StoreError as exc:
             # The watcher fell too far behind (the client stopped reading): end the stream.
             log.info("watch on %s ended: %s", prefix, exc)
