@@ -1,4 +1,4 @@
-"""server: the node agent's HTTPS port (upstream's kubelet server): container logs, exec, attach, port-forward.
+"""server: the node agent's HTTPS port (upstream's kubelet server): logs, exec, attach, port-forward, resource metrics.
 
 Paths and query parameters are upstream's kubelet's, so the API server proxies to it as it would
 to a kubelet:
@@ -8,6 +8,7 @@ to a kubelet:
     GET|POST /exec/{namespace}/{pod}/{container}?command=…&input=1&output=1&error=1&tty=1
     GET|POST /attach/{namespace}/{pod}/{container}?input=1&output=1&error=1&tty=1
     GET|POST /portForward/{namespace}/{pod}[?port=…]
+    GET      /metrics/resource       CPU and memory of the node and its running containers (resourcemetrics)
     GET      /healthz
 
 Only the API server is meant to call it: TLS with the node's serving certificate, and a client
@@ -30,9 +31,11 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, Protocol
 
 from aiohttp import web
 
+from kybernetes.agent import resourcemetrics
 from kybernetes.agent.podstate import RuntimePodStatus
-from kybernetes.agent.runtime import logs
+from kybernetes.agent.runtime import logs, stats
 from kybernetes.agent.runtime.protocol import NotFound, Runtime, RuntimeFailure
+from kybernetes.agent.runtime.simulated import SimulatedRuntime
 from kybernetes.agent.runtime.types import ContainerId, ContainerState, SandboxState
 from kybernetes.streaming import portforward, remotecommand
 
@@ -63,6 +66,10 @@ class Host(Protocol):
         """What the runtime holds for the pod."""
         ...
 
+    def node_stats(self) -> stats.NodeStats | None:
+        """The whole node's CPU and memory use now; None if it cannot be read."""
+        ...
+
 
 @dataclass
 class AgentHost:
@@ -87,6 +94,13 @@ class AgentHost:
 
     async def runtime_pod(self, uid: str) -> RuntimePodStatus:
         return await self.agent.manager.pod_status(uid)
+
+    def node_stats(self) -> stats.NodeStats | None:
+        runtime = self.agent.runtime
+        if isinstance(runtime, SimulatedRuntime):
+            # A simulated node is not this machine: it reports its runtime's made-up figures.
+            return runtime.node_stats()
+        return stats.read_node(stats.CgroupMounts.of_this_machine())
 
 
 @dataclass(frozen=True)
@@ -228,6 +242,7 @@ class AgentServer:
     def application(self) -> web.Application:
         app = web.Application(middlewares=[self._authorize])
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/metrics/resource", self.resource_metrics)
         app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self.container_logs)
         for method in ("GET", "POST"):
             app.router.add_route(method, "/exec/{namespace}/{pod}/{container}", self.exec)
@@ -249,6 +264,11 @@ class AgentServer:
 
     async def healthz(self, request: web.Request) -> web.Response:
         return text("ok", 200)
+
+    async def resource_metrics(self, request: web.Request) -> web.Response:
+        containers, failed = await resourcemetrics.collect(self.host.runtime)
+        page = resourcemetrics.render(self.host.node_stats(), containers, scrape_error=failed)
+        return web.Response(status=200, body=page.encode(), headers={"Content-Type": resourcemetrics.CONTENT_TYPE})
 
     # -- logs -------------------------------------------------------------------------------------
 

@@ -1,8 +1,13 @@
-"""Discovery documents: legacy (/api, /apis, group versions) and aggregated (apidiscovery v2 and v2beta1)."""
+"""Discovery documents: legacy (/api, /apis, group versions) and aggregated (apidiscovery v2 and v2beta1).
+
+Resources come from the catalog, plus `HandledResource`s: groups served by a handler of their
+own instead of the store (metrics.k8s.io, which upstream serves through API aggregation).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from kybernetes.apiserver.negotiation import parse_accept
 from kybernetes.registry.catalog import Catalog, Resource
@@ -22,6 +27,19 @@ SUBRESOURCES: dict[str, tuple[tuple[str, ...], str | None, str | None, str | Non
     "finalize": (("update",), None, None, None),
     "token": (("create",), "authentication.k8s.io", "v1", "TokenRequest"),
 }
+
+@dataclass(frozen=True, slots=True)
+class HandledResource:
+    """HandledResource is a resource answered by a handler of its own, not stored through the catalog."""
+
+    group: str
+    version: str
+    plural: str
+    singular: str
+    kind: str
+    namespaced: bool
+    verbs: tuple[str, ...]
+
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
@@ -46,8 +64,18 @@ def _version_entry(group: str, version: str) -> dict[str, str]:
     return {"groupVersion": f"{group}/{version}" if group else version, "version": version}
 
 
-def api_group(catalog: Catalog, group: str) -> dict[str, Any] | None:
-    versions = catalog.group_versions().get(group)
+def _group_versions(catalog: Catalog, handled: Sequence[HandledResource]) -> dict[str, list[str]]:
+    """The catalog's groups and versions, then those of the handled resources."""
+    out = catalog.group_versions()
+    for h in handled:
+        versions = out.setdefault(h.group, [])
+        if h.version not in versions:
+            versions.append(h.version)
+    return out
+
+
+def api_group(catalog: Catalog, group: str, handled: Sequence[HandledResource] = ()) -> dict[str, Any] | None:
+    versions = _group_versions(catalog, handled).get(group)
     if not versions:
         return None
     return {
@@ -59,9 +87,9 @@ def api_group(catalog: Catalog, group: str) -> dict[str, Any] | None:
     }
 
 
-def api_group_list(catalog: Catalog) -> dict[str, Any]:
+def api_group_list(catalog: Catalog, handled: Sequence[HandledResource] = ()) -> dict[str, Any]:
     groups = []
-    for group, versions in catalog.group_versions().items():
+    for group, versions in _group_versions(catalog, handled).items():
         if not group:
             continue
         groups.append(
@@ -74,11 +102,16 @@ def api_group_list(catalog: Catalog) -> dict[str, Any]:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def api_resource_list(catalog: Catalog, group: str, version: str) -> dict[str, Any] | None:
+def api_resource_list(catalog: Catalog, group: str, version: str,
+                      handled: Sequence[HandledResource] = ()) -> dict[str, Any] | None:
     resources = catalog.in_group_version(group, version)
-    if not resources:
+    extra = [h for h in handled if (h.group, h.version) == (group, version)]
+    if not resources and not extra:
         return None
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = [
+        {"name": h.plural, "singularName": h.singular, "namespaced": h.namespaced, "kind": h.kind, "verbs": list(h.verbs)}
+        for h in extra
+    ]
     for r in resources:
         s = r.strategy
         entry: dict[str, Any] = {
@@ -136,10 +169,20 @@ def _aggregated_resource(r: Resource) -> dict[str, Any]:
     return entry
 
 
-def aggregated(catalog: Catalog, *, legacy: bool, version: str) -> dict[str, Any]:
+def _aggregated_handled(h: HandledResource) -> dict[str, Any]:
+    return {
+        "resource": h.plural,
+        "responseKind": {"group": h.group, "version": h.version, "kind": h.kind},
+        "scope": "Namespaced" if h.namespaced else "Cluster",
+        "singularResource": h.singular,
+        "verbs": list(h.verbs),
+    }
+
+
+def aggregated(catalog: Catalog, *, legacy: bool, version: str, handled: Sequence[HandledResource] = ()) -> dict[str, Any]:
     """APIGroupDiscoveryList for /api (legacy=True, the core group) or /apis."""
     items = []
-    for group, versions in catalog.group_versions().items():
+    for group, versions in _group_versions(catalog, handled).items():
         if legacy != (group == ""):
             continue
         items.append(
@@ -148,7 +191,8 @@ def aggregated(catalog: Catalog, *, legacy: bool, version: str) -> dict[str, Any
                 "versions": [
                     {
                         "version": v,
-                        "resources": [_aggregated_resource(r) for r in catalog.in_group_version(group, v)],
+                        "resources": [_aggregated_resource(r) for r in catalog.in_group_version(group, v)]
+                        + [_aggregated_handled(h) for h in handled if (h.group, h.version) == (group, v)],
                         "freshness": "Current",
                     }
                     for v in versions

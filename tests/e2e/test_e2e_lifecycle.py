@@ -217,3 +217,24 @@ def test_restarting_the_node_keeps_running_pods_running(cluster: Cluster, e2e_ku
     assert after["containerID"] == before["containerID"]
     assert after["state"]["running"]["startedAt"] == before["state"]["running"]["startedAt"]
     assert _phase(e2e_kubectl132, "keeper") == "Running"
+
+
+def test_a_guaranteed_pod_runs(any_kubectl: Kubectl) -> None:
+    # Requests equal to limits: QoS Guaranteed, which upstream runs with oom_score_adj -997; a host
+    # that refuses negative values (some sandboxed VMs) must still run the pod.
+    any_kubectl.create_yaml(f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: steady}}
+spec:
+  containers:
+  - name: app
+    image: {EXAMPLE_IMAGE}
+    resources:
+      requests: {{cpu: 100m, memory: 32Mi}}
+      limits: {{cpu: 100m, memory: 32Mi}}
+""")
+    wait_for(lambda: _phase(any_kubectl, "steady") == "Running", 30, "pod steady Running")
+    pod = _pod(any_kubectl, "steady")
+    assert pod["status"]["qosClass"] == "Guaranteed"
+    assert _status_of(any_kubectl, "steady", "app")["ready"] is True

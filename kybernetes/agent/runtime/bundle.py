@@ -306,6 +306,32 @@ def _bind(source: Path, destination: str, *, read_only: bool = False, extra: Seq
     }
 
 
+@functools.cache
+def lowest_oom_score_adj() -> int:
+    """The lowest oom_score_adj this host lets us give a process.
+
+    Upstream gives Guaranteed pods -997; some hosts (sandboxed VMs) refuse any value below the
+    current one, and runc then fails the whole start. Probe once on ourselves: lower by one, put
+    it back (raising is always allowed); if lowering is refused, our own value is the floor.
+    """
+    path = "/proc/self/oom_score_adj"
+    try:
+        with open(path) as f:
+            current = int(f.read().strip())
+    except (OSError, ValueError):
+        return -1000
+    if current <= -1000:
+        return -1000
+    try:
+        with open(path, "w") as f:
+            f.write(str(current - 1))
+    except OSError:
+        return current
+    with open(path, "w") as f:
+        f.write(str(current))
+    return -1000
+
+
 def build_spec(
     config: ContainerConfig,
     sandbox: PodSandboxConfig,
@@ -331,7 +357,7 @@ def build_spec(
         "noNewPrivileges": security.no_new_privileges and not security.privileged,
     }
     if config.resources.oom_score_adj is not None:
-        process["oomScoreAdj"] = config.resources.oom_score_adj
+        process["oomScoreAdj"] = max(config.resources.oom_score_adj, lowest_oom_score_adj())
 
     sys_options = ["nosuid", "noexec", "nodev", "rw" if security.privileged else "ro"]
     mounts: list[dict[str, Any]] = [

@@ -15,6 +15,7 @@ from typing import AsyncIterator, Awaitable, Protocol, Sequence
 from kybernetes.agent.runtime.types import (
     ContainerConfig,
     ContainerId,
+    ContainerStats,
     ContainerStatus,
     PodSandboxConfig,
     SandboxId,
@@ -90,6 +91,10 @@ class Runtime(Protocol):
     async def container_status(self, container_id: ContainerId) -> ContainerStatus: ...
 
     async def list_containers(self, *, sandbox_id: SandboxId | None = None) -> list[ContainerStatus]: ...
+
+    async def container_stats(self, container_id: ContainerId) -> ContainerStats | None:
+        """Read the container's CPU and memory use now; None unless it is running."""
+        ...
 
     async def wait_container(self, container_id: ContainerId) -> ContainerStatus:
         """Return once the container has exited, with its final status."""

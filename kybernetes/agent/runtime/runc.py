@@ -28,7 +28,7 @@ from typing import Any, AsyncIterator, Sequence
 
 import kybernetes
 from kybernetes.aio import process
-from kybernetes.agent.runtime import cgroups, logs, netns, rootfs
+from kybernetes.agent.runtime import cgroups, logs, netns, rootfs, stats
 from kybernetes.agent.runtime.bundle import BundlePaths, build_spec, parse_signal
 from kybernetes.agent.runtime.network import CNI, NetworkSettings
 from kybernetes.agent.runtime.podfiles import write_pod_files
@@ -50,6 +50,7 @@ from kybernetes.agent.runtime.state import (
 )
 from kybernetes.agent.runtime.types import (
     ContainerConfig,
+    ContainerStats,
     ContainerId,
     ContainerState,
     ContainerStatus,
@@ -619,10 +620,8 @@ class RuncRuntime:
 
     # -- stats -------------------------------------------------------------------------------
 
-    async def container_stats(self, container_id: ContainerId) -> kybernetes.agent.runtime.types.ContainerStats | None:
+    async def container_stats(self, container_id: ContainerId) -> ContainerStats | None:
         """Read the running container's CPU and memory use from its cgroup; None unless it runs."""
-        from kybernetes.agent.runtime import stats
-
         record = self._record(container_id)
         if (await self.container_status(container_id)).state is not ContainerState.RUNNING:
             return None

@@ -16,7 +16,8 @@ Init containers (label `kybernetes.io/container-type: init`) without an entry ex
 Malformed entries are ignored, as an unknown annotation would be. Exec answers exit code 0 and no
 output, attach prints nothing until the container ends, port-forward fails (nothing listens);
 `container_log` gives a few synthetic CRI-format lines. Changes can be observed without
-polling through `subscribe` (the agent's evented PLEG uses it).
+polling through `subscribe` (the agent's evented PLEG uses it). `kubectl top` sees small constant
+figures: each running container uses 1m of CPU and 4Mi of memory, the node 100m and 512Mi more.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from typing import AsyncIterator, Callable, Sequence
 from kybernetes.aio.clock import Clock, RealClock, TimerHandle
 from kybernetes.agent.runtime.logs import format_timestamp
 from kybernetes.agent.runtime.protocol import InvalidState, NotFound, Output, RuntimeFailure
+from kybernetes.agent.runtime.stats import NodeStats
 from kybernetes.agent.runtime.types import (
     ContainerConfig,
     ContainerId,
     ContainerState,
+    ContainerStats,
     ContainerStatus,
     PodSandboxConfig,
     SandboxId,
@@ -51,6 +54,11 @@ OOM_KILLED = "OOMKilled"
 KILLED_EXIT_CODE = 137
 RUNTIME_NAME = "simulated"
 RUNTIME_VERSION = "0.1.0"
+# What `kubectl top` shows: small, plausible and constant, so tests can tell them apart.
+CONTAINER_NANOCORES = 1_000_000
+CONTAINER_MEMORY_BYTES = 4 * 2**20
+NODE_NANOCORES = 100_000_000
+NODE_MEMORY_BYTES = 512 * 2**20
 
 ChangeCallback = Callable[[str], None]
 """ChangeCallback is told the pod UID (the sandbox config's `uid`) whose container exited."""
@@ -147,6 +155,9 @@ class SimulatedRuntime:
         self._sandboxes: dict[SandboxId, _Sandbox] = {}
         self._containers: dict[ContainerId, _Container] = {}
         self._subscribers: list[ChangeCallback] = []
+        self._started_ns = self._now_ns()
+        # CPU time of containers that have exited, so that the node's total never goes down.
+        self._retired_cpu_ns = 0
 
     # -- observation -----------------------------------------------------------------------
 
@@ -156,6 +167,11 @@ class SimulatedRuntime:
 
     def _now_ns(self) -> int:
         return int(self._clock.now().timestamp() * 1_000_000_000)
+
+    def _now_ms(self) -> int:
+        """Now on a whole millisecond: resource metrics carry millisecond timestamps, and a steady
+        made-up rate must come out exact between two readings (kubectl rounds 1.001m up to 2m)."""
+        return self._now_ns() // 1_000_000 * 1_000_000
 
     # -- sandboxes -------------------------------------------------------------------------
 
@@ -234,7 +250,7 @@ class SimulatedRuntime:
         container = self._container(container_id)
         if container.status.state is not ContainerState.CREATED:
             raise InvalidState(f"container {container_id} is {container.status.state.value}, not created")
-        container.status = replace(container.status, state=ContainerState.RUNNING, started_at=self._now_ns(), pid=1)
+        container.status = replace(container.status, state=ContainerState.RUNNING, started_at=self._now_ms(), pid=1)
         sandbox = self._sandboxes[container.status.sandbox_id]
         scripted = sandbox.exits.get(container.status.name)
         if scripted is None and container.config.labels.get(CONTAINER_TYPE_LABEL) == "init":
@@ -274,6 +290,21 @@ class SimulatedRuntime:
     async def container_status(self, container_id: ContainerId) -> ContainerStatus:
         return self._container(container_id).status
 
+    async def container_stats(self, container_id: ContainerId) -> ContainerStats | None:
+        status = self._container(container_id).status
+        if status.state is not ContainerState.RUNNING:
+            return None
+        now = self._now_ms()
+        return ContainerStats(now, _cpu_ns(now - status.started_at, CONTAINER_NANOCORES), CONTAINER_MEMORY_BYTES)
+
+    def node_stats(self) -> NodeStats:
+        """The made-up node's use: its own steady share plus what its containers use."""
+        now = self._now_ms()
+        running = [c.status for c in self._containers.values() if c.status.state is ContainerState.RUNNING]
+        cpu = _cpu_ns(now - self._started_ns, NODE_NANOCORES) + self._retired_cpu_ns
+        cpu += sum(_cpu_ns(now - s.started_at, CONTAINER_NANOCORES) for s in running)
+        return NodeStats(now, cpu, NODE_MEMORY_BYTES + len(running) * CONTAINER_MEMORY_BYTES)
+
     async def list_containers(self, *, sandbox_id: SandboxId | None = None) -> list[ContainerStatus]:
         return [c.status for c in self._containers.values() if sandbox_id is None or c.status.sandbox_id == sandbox_id]
 
@@ -299,6 +330,7 @@ class SimulatedRuntime:
             container.timer = None
         container.status = replace(container.status, state=ContainerState.EXITED, finished_at=self._now_ns(),
                                    exit_code=code, reason=reason, pid=0)
+        self._retired_cpu_ns += _cpu_ns(container.status.finished_at - container.status.started_at, CONTAINER_NANOCORES)
         for waiter in container.waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -367,3 +399,8 @@ class SimulatedRuntime:
             if container.timer is not None:
                 container.timer.cancel()
                 container.timer = None
+
+
+def _cpu_ns(elapsed_ns: int, nanocores: int) -> int:
+    """CPU time used in `elapsed_ns` at a steady `nanocores` (1e9 nanocores is one core)."""
+    return max(0, elapsed_ns) * nanocores // 1_000_000_000

@@ -201,6 +201,18 @@ class SandboxStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """ContainerStats is one reading of a running container's CPU and memory use (CRI's ContainerStats)."""
+
+    timestamp: int
+    """When it was read, UTC nanoseconds since the epoch."""
+    cpu_usage_core_nanoseconds: int
+    """CPU time used since the container started, all cores together (cumulative)."""
+    memory_working_set_bytes: int
+    """Memory in use minus the inactive page cache the kernel can drop first, as cadvisor counts it."""
+
+
+@dataclass(frozen=True, slots=True)
 class TerminalSize:
     """TerminalSize is a TTY's width and height in characters."""
 
