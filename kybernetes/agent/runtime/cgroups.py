@@ -46,7 +46,8 @@ async def remove(path: str, *, attempts: int = 50) -> None:
     for d in existing_dirs(path):
         for _ in range(attempts):
             try:
-                _rmdir_tree(d)
+                # A thread: a cgroup holds dozens of control files to skip, per hierarchy.
+                await asyncio.to_thread(_rmdir_tree, d)
                 break
             except OSError as exc:
                 if exc.errno != errno.EBUSY:
@@ -59,7 +60,9 @@ async def remove(path: str, *, attempts: int = 50) -> None:
 def _rmdir_tree(d: Path) -> None:
     # Only directories are removed: cgroup control files vanish with their directory.
     try:
-        children = [c for c in d.iterdir() if c.is_dir()]
+        # scandir's entry types come from readdir: no stat for each control file.
+        with os.scandir(d) as entries:
+            children = [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
     except FileNotFoundError:
         return
     for child in children:

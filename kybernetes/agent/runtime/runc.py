@@ -105,6 +105,8 @@ class RuncRuntime:
         self._sandboxes: dict[str, SandboxRecord] = {}
         self._shims: dict[str, ShimRecord] = {}
         self._exits: dict[str, ExitRecord] = {}
+        self._scanned: dict[Path, tuple[int, int]] = {}
+        """Per record directory: (its mtime, when it was scanned), to skip rescans of unchanged ones."""
         self._swap = cgroups.memory_swap_supported()
         self._spare: asyncio.Task[process.Process] | None = None
 
@@ -153,6 +155,8 @@ class RuncRuntime:
     def _index(self) -> None:
         """Bring the in-memory indexes in line with the directories: load records that appeared (another
         runtime object on the same data dir made them), drop those whose directory is gone."""
+        if not self._changed(self.dirs.sandboxes) and not self._changed(self.dirs.containers):
+            return
         sandboxes = set(_entries(self.dirs.sandboxes))
         for sid in sandboxes - self._sandboxes.keys():
             with contextlib.suppress(NotFound, ValueError, TypeError, KeyError):
@@ -165,6 +169,21 @@ class RuncRuntime:
                 self._record(cid)
         for cid in self._records.keys() - containers:
             self._records.pop(cid, None)
+
+    def _changed(self, directory: Path) -> bool:
+        """Whether `directory` may have gained or lost entries since it was last scanned.
+
+        Its mtime moves with every entry added or removed, but in coarse ticks: a scan made within
+        a tick of the last change cannot prove the next change would move it, so it counts as changed.
+        """
+        try:
+            mtime = os.stat(directory).st_mtime_ns
+        except FileNotFoundError:
+            return True
+        now = time.time_ns()
+        seen = self._scanned.get(directory)
+        self._scanned[directory] = (mtime, now)
+        return seen is None or seen[0] != mtime or seen[1] - mtime < 100_000_000
 
     async def stop_pod_sandbox(self, sandbox_id: SandboxId) -> None:
         record = self._sandbox(sandbox_id)
@@ -529,6 +548,7 @@ class RuncRuntime:
         self._sandboxes.clear()
         self._shims.clear()
         self._exits.clear()
+        self._scanned.clear()
         for cid in self.dirs.container_ids():
             directory = self.dirs.container(cid)
             try:
