@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import secrets
+import socket
 import shutil
 import signal
 import struct
@@ -25,6 +27,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
+
+import orjson
 
 import kybernetes
 from kybernetes.aio import process
@@ -60,6 +64,8 @@ from kybernetes.agent.runtime.types import (
     SandboxStatus,
     TerminalSize,
 )
+
+log = logging.getLogger(__name__)
 
 # Upstream's limits for a termination message, and for the log tail used in its place.
 MAX_TERMINATION_MESSAGE = 4096
@@ -109,6 +115,10 @@ class RuncRuntime:
         """Per record directory: (its mtime, when it was scanned), to skip rescans of unchanged ones."""
         self._swap = cgroups.memory_swap_supported()
         self._spare: asyncio.Task[process.Process] | None = None
+        # The shim fork server (shim.serve) and its abstract socket name; see _ask_shim_server.
+        self._server: tuple[process.Process, str] | None = None
+        self._server_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[Any]] = set()
 
     def _lock(self, key: str) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
@@ -260,7 +270,7 @@ class RuncRuntime:
                 resolv_conf=sandbox_dir / "resolv.conf", shm=sandbox_dir / "shm", termination_log=termination_log,
             )
             spec = build_spec(config, sandbox.config, container_id=container_id, paths=paths, memory_swap_supported=self._swap)
-            (directory / "config.json").write_text(json.dumps(spec, indent=1))
+            (directory / "config.json").write_bytes(orjson.dumps(spec))
             log_path = sandbox.log_directory / config.name / f"{config.attempt}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
             record = ContainerRecord(
@@ -320,6 +330,66 @@ class RuncRuntime:
             "stdin": record.stdin,
         }
         settings = "\0".join(encode_spec(spec)).encode()
+        out = await self._ask_shim_server(settings)
+        if out is None:
+            out = await self._run_spare_shim(settings)
+        answer: dict[str, Any]
+        try:
+            answer = json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            tail = (directory / "shim.log").read_text(errors="replace")[-2000:] if (directory / "shim.log").exists() else ""
+            answer = {"error": f"the shim gave no answer: {tail or out.decode(errors='replace')}"}
+        return answer
+
+    async def _ask_shim_server(self, settings: bytes) -> bytes | None:
+        """Have the fork server start the shim; its answer line, or None when the server cannot be used."""
+        server = await self._shim_server()
+        if server is None:
+            return None
+        _, name = server
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            # Connecting to a listening Unix socket completes at once (or fails at once).
+            sock.connect("\0" + name)
+        except OSError as err:
+            sock.close()
+            log.warning("shim server unreachable, starting shims directly: %s", err)
+            self._server = None
+            return None
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        try:
+            writer.write(settings)
+            await writer.drain()
+            writer.write_eof()
+            # One line, not EOF: whatever inherits the connection by accident must not hold the start up.
+            try:
+                return await asyncio.wait_for(reader.readline(), SHIM_ANSWER_TIMEOUT)
+            except TimeoutError:
+                return b""
+        finally:
+            writer.close()
+
+    async def _shim_server(self) -> tuple[process.Process, str] | None:
+        """The running fork server, started on first use (and again if it died)."""
+        async with self._server_lock:
+            if self._server is not None and self._server[0].returncode is None:
+                return self._server
+            name = f"kyb-shim-{secrets.token_hex(8)}"
+            try:
+                proc = await self._start_shim_process("--serve", name)
+                assert proc.stdout is not None
+                ready = await asyncio.wait_for(proc.stdout.readline(), SHIM_ANSWER_TIMEOUT)
+            except (OSError, TimeoutError) as err:
+                log.warning("shim server did not start, starting shims directly: %s", err)
+                return None
+            if ready != b"ready\n":
+                proc.close()
+                return None
+            self._server = (proc, name)
+            return self._server
+
+    async def _run_spare_shim(self, settings: bytes) -> bytes:
+        """The slower way: a Python process per container (a spare started ahead when possible)."""
         proc = await self._take_spare_shim()
         assert proc.stdin is not None and proc.stdout is not None
         try:
@@ -342,30 +412,25 @@ class RuncRuntime:
             out = b""
         await proc.wait()
         proc.close()
-        self.warm_up()
-        answer: dict[str, Any]
-        try:
-            answer = json.loads(out.decode().strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            tail = (directory / "shim.log").read_text(errors="replace")[-2000:] if (directory / "shim.log").exists() else ""
-            answer = {"error": f"the shim gave no answer: {tail or out.decode(errors='replace')}"}
-        return answer
+        return out
 
-    async def _start_shim_process(self) -> process.Process:
+    async def _start_shim_process(self, *args: str) -> process.Process:
         package_root = Path(kybernetes.__file__).resolve().parent.parent
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "PYTHONPATH": str(package_root)}
         self.dirs.root.mkdir(parents=True, exist_ok=True)
         # -S skips site-packages (the shim needs only the standard library and this package);
         # -P keeps the working directory off sys.path.
         return await process.start(
-            [self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim"],
+            [self.settings.python, "-S", "-P", "-m", "kybernetes.agent.runtime.shim", *args],
             stdin=process.PIPE, stdout=process.PIPE, stderr=process.DEVNULL, env=env, cwd=self.dirs.root,
         )
 
     def warm_up(self) -> None:
-        """Start a spare shim now, so that the next container start does not wait for Python to boot."""
-        if self._spare is None:
-            self._spare = asyncio.create_task(self._start_shim_process())
+        """Start the shim fork server now, so that the next container start does not wait for Python to boot."""
+        if self._server is None and not self._server_lock.locked():
+            task = asyncio.create_task(self._shim_server())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def _take_spare_shim(self) -> process.Process:
         spare, self._spare = self._spare, None
@@ -378,7 +443,15 @@ class RuncRuntime:
         return await self._start_shim_process()
 
     async def close(self) -> None:
-        """Let go of the spare shim; containers and their shims are not affected."""
+        """Stop the shim server and let go of a spare shim; containers and their shims are not affected."""
+        server, self._server = self._server, None
+        if server is not None:
+            proc, _ = server
+            if proc.stdin is not None:
+                proc.stdin.close()  # EOF on its stdin: the server exits
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), 5)
+            proc.close()
         spare, self._spare = self._spare, None
         if spare is None:
             return

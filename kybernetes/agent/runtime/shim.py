@@ -474,23 +474,8 @@ class _Shim:
         )
 
 
-def main(argv: list[str]) -> None:
-    # Whatever else the agent's event loop let through (uvloop passes on some of its own descriptors)
-    # would be held open for the container's lifetime; the agent waits for EOF on our stdout.
-    os.closerange(3, 1 << 20)
-    args = argv[1:]
-    if not args:
-        # A spare shim, started ahead of need: its settings arrive on stdin, NUL-separated. EOF
-        # without settings means it is not needed after all (the agent closed or exited).
-        data = b""
-        while chunk := os.read(0, 1 << 16):
-            data += chunk
-        if not data:
-            os._exit(0)
-        args = data.decode().split("\0")
-        devnull = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(devnull, 0)
-        os.close(devnull)
+def _become_shim(args: list[str]) -> None:
+    """Turn this (first, short-lived) process into the shim: fork the shim proper into its own session."""
     spec = dict(arg.split("=", 1) for arg in args)
     # The agent waits for this first process only; the shim proper is orphaned at once so that it
     # belongs to no agent and lives on in its own session.
@@ -509,6 +494,93 @@ def main(argv: list[str]) -> None:
             pass
         os._exit(1)
     os._exit(0)
+
+
+def serve(name: str) -> None:
+    """Fork server: start shims by fork() from this already-initialised process.
+
+    A fresh Python costs about 15 ms of CPU to start and import this module; a fork costs well
+    under one. The agent starts one server (`--serve NAME`); it listens on the abstract Unix socket
+    NAME, accepts only its own user, and per connection forks a child that reads the settings
+    (NUL-separated, up to EOF), answers on the connection, and continues exactly as a shim started
+    by the agent would. The server exits when its stdin (a pipe from the agent) closes.
+    """
+    import socket
+
+    os.closerange(3, 1 << 20)
+    for sig in (_signal.SIGTERM, _signal.SIGHUP, _signal.SIGPIPE):
+        _signal.signal(sig, _signal.SIG_IGN)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    listener.bind("\0" + name)
+    listener.listen(128)
+    os.write(1, b"ready\n")
+    own_uid = os.getuid()
+    while True:
+        readable, _, _ = select.select([listener, 0], [], [], 1.0)
+        _reap_children()
+        if 0 in readable and not os.read(0, 4096):
+            os._exit(0)
+        if listener not in readable:
+            continue
+        conn, _ = listener.accept()
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        if int.from_bytes(creds[4:8], sys.byteorder) != own_uid:
+            conn.close()  # only the agent's user may start containers
+            continue
+        if os.fork() == 0:
+            listener.close()
+            _serve_one(conn)
+        conn.close()
+
+
+def _serve_one(conn: "object") -> None:
+    """In the forked child: read the settings, put the connection on stdout, become the shim."""
+    sock = conn  # a socket.socket; typed loosely to keep `socket` out of the module's imports
+    data = b""
+    while chunk := sock.recv(1 << 16):  # type: ignore[attr-defined]
+        data += chunk
+    fd = sock.fileno()  # type: ignore[attr-defined]
+    os.dup2(fd, 1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 2)
+    os.closerange(3, 1 << 20)
+    if not data:
+        os._exit(0)
+    _become_shim(data.decode().split("\0"))
+
+
+def _reap_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) == 3 and argv[1] == "--serve":
+        serve(argv[2])
+        return
+    # Whatever else the agent's event loop let through (uvloop passes on some of its own descriptors)
+    # would be held open for the container's lifetime; the agent waits for EOF on our stdout.
+    os.closerange(3, 1 << 20)
+    args = argv[1:]
+    if not args:
+        # A spare shim, started ahead of need: its settings arrive on stdin, NUL-separated. EOF
+        # without settings means it is not needed after all (the agent closed or exited).
+        data = b""
+        while chunk := os.read(0, 1 << 16):
+            data += chunk
+        if not data:
+            os._exit(0)
+        args = data.decode().split("\0")
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+    _become_shim(args)
 
 
 if __name__ == "__main__":

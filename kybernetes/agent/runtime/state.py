@@ -14,11 +14,12 @@ writes shim.json and exit.json; so the two never race on one file.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any
+
+import orjson
 
 from kybernetes.agent.runtime.shim import EXIT_FILE, SHIM_FILE
 from kybernetes.agent.runtime.types import (
@@ -36,10 +37,20 @@ CONTAINER_FILE = "container.json"
 
 
 def write_json_atomic(path: Path, value: Any) -> None:
-    """write_json_atomic replaces `path` with `value` so that readers see the old or the new file, whole."""
+    """write_json_atomic replaces `path` with `value` so that readers see the old or the new file, whole.
+
+    orjson writes dataclasses (and their enums, by value) itself — ten times faster than
+    asdict() + json.dumps, and records are written on every sandbox and container change.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(value))
+    tmp.write_bytes(orjson.dumps(value, default=_json_default))
     os.replace(tmp, path)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, PurePath):
+        return str(value)
+    raise TypeError(f"cannot record {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +155,11 @@ class ExitRecord:
 
 
 def save_sandbox(directory: Path, record: SandboxRecord) -> None:
-    value = asdict(record)
-    value["state"] = record.state.value
-    value["log_directory"] = str(record.log_directory)
-    value["config"]["log_directory"] = str(record.config.log_directory) if record.config.log_directory else None
-    write_json_atomic(directory / SANDBOX_FILE, value)
+    write_json_atomic(directory / SANDBOX_FILE, record)
 
 
 def load_sandbox(directory: Path) -> SandboxRecord:
-    value = json.loads((directory / SANDBOX_FILE).read_text())
+    value = orjson.loads((directory / SANDBOX_FILE).read_text())
     c = value["config"]
     config = PodSandboxConfig(
         **{
@@ -175,20 +182,18 @@ def load_sandbox(directory: Path) -> SandboxRecord:
 
 
 def save_container(directory: Path, record: ContainerRecord) -> None:
-    value = asdict(record)
-    value["log_path"] = str(record.log_path)
-    write_json_atomic(directory / CONTAINER_FILE, value)
+    write_json_atomic(directory / CONTAINER_FILE, record)
 
 
 def load_container(directory: Path) -> ContainerRecord:
-    value = json.loads((directory / CONTAINER_FILE).read_text())
+    value = orjson.loads((directory / CONTAINER_FILE).read_text())
     value["log_path"] = Path(value["log_path"])
     return ContainerRecord(**value)
 
 
 def _load_optional(path: Path) -> dict[str, Any] | None:
     try:
-        value: dict[str, Any] = json.loads(path.read_text())
+        value: dict[str, Any] = orjson.loads(path.read_text())
         return value
     except FileNotFoundError:
         return None
@@ -206,4 +211,4 @@ def load_exit(directory: Path) -> ExitRecord | None:
 
 def save_exit(directory: Path, record: ExitRecord) -> None:
     """save_exit records an end the shim could not (it never started, or died before the container)."""
-    write_json_atomic(directory / EXIT_FILE, asdict(record))
+    write_json_atomic(directory / EXIT_FILE, record)
