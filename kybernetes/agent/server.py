@@ -338,7 +338,8 @@ class AgentServer:
             return None
         return found.id
 
-    async def exec(self, request: web.Request) -> web.StreamResponse:
+    async def _stream_target(self, request: web.Request) -> tuple[remotecommand.Options, ContainerId] | web.Response:
+        """What exec and attach both check first: the streams asked for, then a running container."""
         namespace, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
         options = remotecommand.Options.from_query(request.query)
         if (problem := options.problem()) is not None:
@@ -349,6 +350,13 @@ class AgentServer:
         container_id = await self._running_container(pod, container)
         if container_id is None:
             return text(f'container not found ("{container}")', 500)
+        return options, container_id
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        target = await self._stream_target(request)
+        if isinstance(target, web.Response):
+            return target
+        options, container_id = target
         command = request.query.getall("command", [])
         runtime = self.host.runtime
 
@@ -360,16 +368,10 @@ class AgentServer:
         return await remotecommand.serve(request, options, run)
 
     async def attach(self, request: web.Request) -> web.StreamResponse:
-        namespace, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
-        options = remotecommand.Options.from_query(request.query)
-        if (problem := options.problem()) is not None:
-            return text(problem, 400)
-        pod = self.host.pod_by_name(namespace, name)
-        if pod is None:
-            return text("pod does not exist", 404)
-        container_id = await self._running_container(pod, container)
-        if container_id is None:
-            return text(f'container not found ("{container}")', 500)
+        target = await self._stream_target(request)
+        if isinstance(target, web.Response):
+            return target
+        options, container_id = target
         runtime = self.host.runtime
 
         async def run(streams: remotecommand.Streams) -> int:

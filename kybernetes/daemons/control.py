@@ -235,7 +235,13 @@ async def run_server(settings: ServerSettings, *, stop: asyncio.Event | None = N
             pass
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
-    files = pki.ensure_tls(settings.server_dir / "tls", bind_address=settings.bind_address, extra_sans=settings.tls_san)
+    sans = settings.tls_san
+    if settings.bind_address in ("0.0.0.0", "::"):
+        # Listening everywhere: agents on other machines join by one of this host's addresses (k3s adds them too).
+        from kybernetes.agent.node import node_ips
+
+        sans = tuple(dict.fromkeys((*sans, *settings.node_ips, *node_ips())))
+    files = pki.ensure_tls(settings.server_dir / "tls", bind_address=settings.bind_address, extra_sans=sans)
     token, new_token = _ensure_token(settings.server_dir / "token", files.ca_cert.read_bytes())
     host = settings.bind_address if settings.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
     url = f"https://{host}:{settings.https_listen_port}"
