@@ -7,7 +7,7 @@ can be shared: one API client, one pod informer dispatching by `spec.nodeName`, 
 manager writing all pods' statuses through a bounded pool, and one rate-limited event recorder.
 No pod has a task of its own while idle, and containers exit on timers, not polls.
 
-Each node gets a pod range carved from `cluster_cidr` (/24 when it fits, smaller for large
+Each node gets a pod range carved from the top of `cluster_cidr` (/24 when it fits, smaller for large
 fleets) and an InternalIP from `node_ip_range` (loopback by default: the address is a label, and
 anything that does try to reach it stays on this machine).
 """
@@ -70,8 +70,12 @@ def node_cidrs(cluster_cidr: str, count: int) -> list[str]:
     prefix = max(network.max_prefixlen - 8 if network.version == 4 else 64, network.prefixlen + bits)
     if prefix > network.max_prefixlen - 2:
         raise ValueError(f"{cluster_cidr} is too small for {count} nodes")
-    subnets = network.subnets(new_prefix=prefix)
-    return [str(next(subnets)) for _ in range(count)]
+    # From the top of the range down: the server's own node takes the first /24 and joining nodes
+    # the lowest free ones, so a fleet beside them does not hand out the same pod IPs.
+    size = 2 ** (network.max_prefixlen - prefix)
+    first = 2 ** (prefix - network.prefixlen) - count
+    return [str(ipaddress.ip_network((int(network.network_address) + (first + i) * size, prefix)))
+            for i in range(count)]
 
 
 def node_addresses(node_ip_range: str, count: int) -> list[str]:
