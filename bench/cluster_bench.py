@@ -244,6 +244,9 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     subprocess.run([sys.executable, "-m", "kybernetes", "build", "-q", "-t", IMAGE, "--data-dir", str(data),
                     str(EXAMPLE)], check=True, capture_output=True, cwd=REPO)
     cluster_cidr, service_cidr = _pick_ranges()
+    from tests.e2e.conftest import keep_pulls_local
+
+    offline = keep_pulls_local(data)  # the benchmark's pods use the local image; nothing may be pulled from outside
     node = f"bench-{uuid.uuid4().hex[:6]}"
     port = _free_port()
     log = open(base / "server.log", "wb")
@@ -251,7 +254,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "kybernetes", "server", "--data-dir", str(data), "--https-listen-port", str(port),
          "--agent-runtime", "runc", "--node-name", node, "--node-ip", "127.0.0.1", "--kubelet-port", str(_free_port()),
-         "--cluster-cidr", cluster_cidr, "--service-cidr", service_cidr, "--pod-egress", "cluster"],
+         "--cluster-cidr", cluster_cidr, "--service-cidr", service_cidr, "--pod-egress", "cluster", *offline],
         stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
     )
 

@@ -39,6 +39,8 @@ def _server_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     p.add_argument("--pod-egress", choices=("cluster", "all"), default=d.pod_egress,
                    help="cluster: pods reach only cluster and Service addresses; all: pods also reach other networks "
                         "(masqueraded); default %(default)s")
+    p.add_argument("--disable-default-registry-endpoint", action="store_true",
+                   help="pull registries that have mirrors in registries.yaml through the mirrors only")
     p.add_argument("--disable", action="append", default=[], help="a component not to start (garbagecollector, namespace, nodelifecycle, scheduler); repeatable")
     p.add_argument("--tls-san", action="append", default=[], help="extra host name or IP for the serving certificate; repeatable")
     p.add_argument("--watch-cache-size", type=int, default=d.watch_cache_size, help="events kept for watches from an older resourceVersion (default %(default)s)")
@@ -73,6 +75,8 @@ def _agent_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     p.add_argument("--kubelet-port", type=int, default=10250, help="this agent's HTTPS port (default %(default)s)")
     p.add_argument("--pod-egress", choices=("cluster", "all"), default="cluster",
                    help="cluster: pods reach only cluster and Service addresses; all: also other networks (default %(default)s)")
+    p.add_argument("--disable-default-registry-endpoint", action="store_true",
+                   help="pull registries that have mirrors in registries.yaml through the mirrors only")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     p.set_defaults(run=_run_agent)
 
@@ -172,6 +176,7 @@ def _run_agent(args: argparse.Namespace) -> None:
         cluster_dns=_cluster_dns(service_cidr),
         kubelet_port=args.kubelet_port,
         pod_egress=args.pod_egress,
+        disable_default_registry_endpoint=args.disable_default_registry_endpoint,
     )
     join_request = None
     if server:
@@ -261,6 +266,7 @@ def _run_server(args: argparse.Namespace) -> None:
         node_ips=tuple(args.node_ip),
         kubelet_port=args.kubelet_port,
         pod_egress=args.pod_egress,
+        disable_default_registry_endpoint=args.disable_default_registry_endpoint,
         disable=tuple(args.disable),
         tls_san=tuple(args.tls_san),
         watch_cache_size=args.watch_cache_size,

@@ -70,6 +70,8 @@ class ServerSettings:
     """The node's InternalIP addresses; empty means the machine's first non-loopback IPv4."""
     kubelet_port: int = 10250
     """The node agent's HTTPS port (logs, exec, attach, port-forward)."""
+    disable_default_registry_endpoint: bool = False
+    """The node pulls mirrored registries only through their mirrors (registries.yaml)."""
     pod_egress: str = "cluster"
     """`cluster`: pods reach only the cluster and Service ranges; `all`: default route with masquerading."""
     disable: tuple[str, ...] = ()
@@ -381,6 +383,7 @@ async def _run_agent(settings: ServerSettings, node_tls: pki.NodeTLSFiles, stop:
         service_cidr=settings.service_cidr,
         cluster_dns=(str(network.network_address + 10),),
         pod_egress=settings.pod_egress,  # type: ignore[arg-type]
+        disable_default_registry_endpoint=settings.disable_default_registry_endpoint,
         kubelet_port=settings.kubelet_port,
         node_ips=settings.node_ips,
         tls=node_tls,

@@ -76,6 +76,8 @@ class NodeSettings:
     """The pod bridge; empty means `kyb0` for the default data dir, a name derived from it otherwise."""
     runtime_root: Path | None = None
     """runc's state directory; empty means one derived from the data dir (on tmpfs under /run)."""
+    disable_default_registry_endpoint: bool = False
+    """Pull mirrored registries through their mirrors only (k3s' flag of the same name)."""
     tls: NodeTLSFiles | None = None
     """The node's certificates (serving, client, CA) for its HTTPS port; none for simulated fleets."""
 
@@ -183,7 +185,10 @@ async def run_node(settings: NodeSettings, *, config: Config, stop: asyncio.Even
     runtime = RuncRuntime(RuncSettings(data_dir=settings.data_dir, runtime_binary=settings.runc_binary,
                                        runtime_root=settings.runc_root, network=network))
     store = ImageStore.for_data_dir(settings.data_dir)
-    async with Puller(store, RegistryConfig.for_data_dir(settings.data_dir)) as puller:
+    registries = RegistryConfig.for_data_dir(settings.data_dir)
+    if settings.disable_default_registry_endpoint:
+        registries = replace(registries, disable_default_endpoint=True)
+    async with Puller(store, registries) as puller:
         await run_agent(config, node_name=settings.node_name, runtime=runtime,
                         images=StoreImageService(store, puller),
                         runtime_info=RuntimeInfo("runc", await _runc_version(settings.runc_binary)),

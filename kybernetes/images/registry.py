@@ -85,6 +85,9 @@ class RegistryConfig:
     """Registry name (`docker.io`, or `*` for any) → its mirrors."""
     configs: dict[str, HostConfig] = field(default_factory=dict)
     """Endpoint host (`127.0.0.1:5000`) → its auth and TLS."""
+    disable_default_endpoint: bool = False
+    """k3s' `--disable-default-registry-endpoint`: a registry that has mirrors (its own or `*`) is
+    reached through them only, never directly. Tests use it so that no pull leaves the machine."""
 
     @classmethod
     def load(cls, path: Path) -> RegistryConfig:
@@ -156,6 +159,8 @@ class RegistryConfig:
         host = _host_of(default)
         if _is_loopback(host):
             out.append(self._endpoint(f"http://{host}", ()))
+        elif self.disable_default_endpoint and mirror.endpoints:
+            pass
         else:
             out.append(self._endpoint(default if "://" in default else f"https://{default}", ()))
             if self.configs.get(host, HostConfig()).insecure_skip_verify:

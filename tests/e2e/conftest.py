@@ -96,7 +96,21 @@ def _node_ready(server: RunningServer, node: str) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
+OFFLINE_REGISTRIES = "mirrors:\n  '*':\n    endpoint: ['http://127.0.0.1:1']\n"
+"""Every registry is mirrored to a closed port on loopback, and (with --disable-default-registry-endpoint)
+never reached directly: a test pod naming a Docker Hub image cannot make the node send a packet out."""
+
+
+def keep_pulls_local(data_dir: Path) -> tuple[str, ...]:
+    """Write the node's registries.yaml for OFFLINE_REGISTRIES; return the flag that enforces it."""
+    etc = data_dir / "agent" / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "registries.yaml").write_text(OFFLINE_REGISTRIES)
+    return ("--disable-default-registry-endpoint",)
+
+
 def start_cluster(data_dir: Path, runtime: str, *extra: str) -> Cluster:
+    extra = (*keep_pulls_local(data_dir), *extra)
     cluster_cidr, service_cidr = pick_ranges()
     node = f"e2e-{uuid.uuid4().hex[:6]}"
     kubelet_port = free_port()

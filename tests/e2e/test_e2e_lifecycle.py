@@ -238,3 +238,17 @@ spec:
     pod = _pod(any_kubectl, "steady")
     assert pod["status"]["qosClass"] == "Guaranteed"
     assert _status_of(any_kubectl, "steady", "app")["ready"] is True
+
+
+def test_pulls_of_outside_images_stay_on_the_machine(cluster: Cluster, e2e_kubectl132: Kubectl) -> None:
+    # The test cluster mirrors every registry to a closed loopback port and disables the default
+    # endpoint (k3s' --disable-default-registry-endpoint): a Docker Hub image fails here, not out there.
+    e2e_kubectl132("run", "hub", "--image=busybox:1.36")
+
+    def failed() -> list[str]:
+        return [e["message"] for e in _events(e2e_kubectl132, "hub") if e["reason"] == "Failed"
+                and e["message"].startswith("Failed to pull image")]
+
+    messages = wait_for(failed, 30, "the pull to fail")
+    assert "127.0.0.1:1" in messages[0]  # type: ignore[index]
+    assert "registry-1.docker.io" not in messages[0]  # type: ignore[index]

@@ -23,7 +23,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import REPO, Kubectl, free_port
-from tests.e2e.conftest import EXAMPLE_IMAGE, Cluster, _node_ready, build_example, wait_for
+from tests.e2e.conftest import EXAMPLE_IMAGE, Cluster, _node_ready, build_example, wait_for, keep_pulls_local
 
 
 @dataclass
@@ -55,7 +55,7 @@ def node2(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
            "--server", cluster.server.url, "--token-file", str(cluster.server.data_dir / "server" / "token"),
            "--data-dir", str(data_dir), "--node-name", name, "--node-ip", "127.0.0.1",
            "--kubelet-port", str(free_port()), "--cluster-cidr", cluster.cluster_cidr,
-           "--service-cidr", cluster.service_cidr, "--pod-egress", "cluster"]
+           "--service-cidr", cluster.service_cidr, "--pod-egress", "cluster", *keep_pulls_local(data_dir)]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
     node = JoinedNode(name, data_dir, proc, log_path)

@@ -50,7 +50,7 @@ def test_a_port_nobody_listens_on_is_reported(e2e_kubectl132: Kubectl) -> None:
 
 
 def test_port_forward_to_a_pod_that_is_not_running_is_refused(e2e_kubectl: Kubectl) -> None:
-    e2e_kubectl("run", "pending", "--image=no-such-image:1")
+    e2e_kubectl("run", "pending", "--image=127.0.0.1:1/no-such-image:1")
     result = e2e_kubectl("port-forward", "pending", "18080:8080", check=False, timeout=60)
     assert result.returncode != 0
     assert "unable to forward port because pod is not running. Current status=Pending" in result.stderr

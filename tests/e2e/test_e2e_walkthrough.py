@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Kubectl, _make_kubectl, free_port, start_server
-from tests.e2e.conftest import EXAMPLE, pick_ranges, runc_available, wait_for
+from tests.e2e.conftest import EXAMPLE, keep_pulls_local, pick_ranges, runc_available, wait_for
 from tests.e2e.streamingkit import fetch, port_forward
 
 
@@ -28,7 +28,7 @@ def fresh_server(tmp_path: Path):
         pytest.skip(reason)
     cluster_cidr, service_cidr = pick_ranges()
     data = tmp_path / "data"
-    server = start_server(data, "--kubelet-port", str(free_port()), "--cluster-cidr", cluster_cidr,
+    server = start_server(data, *keep_pulls_local(data), "--kubelet-port", str(free_port()), "--cluster-cidr", cluster_cidr,
                           "--service-cidr", service_cidr, control_plane_only=False)
     try:
         yield server

@@ -291,6 +291,20 @@ def test_registries_yaml_in_k3s_format_orders_mirrors_before_the_registry(tmp_pa
     assert RegistryConfig.load(tmp_path / "missing.yaml") == RegistryConfig()
 
 
+def test_without_the_default_endpoint_mirrored_registries_are_reached_through_mirrors_only() -> None:
+    from dataclasses import replace
+
+    config = replace(RegistryConfig.from_dict({"mirrors": {"*": {"endpoint": ["http://127.0.0.1:1"]}}}),
+                     disable_default_endpoint=True)
+    assert [e.url for e in config.endpoints("docker.io")] == ["http://127.0.0.1:1/v2"]
+    assert [e.url for e in config.endpoints("quay.io")] == ["http://127.0.0.1:1/v2"]
+    # A registry on this machine stays reachable itself.
+    assert [e.url for e in config.endpoints("127.0.0.1:5000")][-1] == "http://127.0.0.1:5000/v2"
+    # Without a mirror there is nothing to fall back from: the registry itself is used.
+    assert [e.url for e in replace(RegistryConfig(), disable_default_endpoint=True).endpoints("quay.io")] == [
+        "https://quay.io/v2"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("mirrors: [1]", "must be a mapping"), ("mirrors: {docker.io: {endpoint: 'x'}}", "must be a list"),
