@@ -286,6 +286,8 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         subprocess.run(["ip", "link", "del", settings.bridge_name], capture_output=True)
         shutil.rmtree(settings.runc_root, ignore_errors=True)
         shutil.rmtree(base, ignore_errors=True)
+        for cidr in (cluster_cidr, service_cidr):
+            subprocess.run(["ip", "route", "del", "unreachable", cidr], capture_output=True)
     floor = _floor_ms(5 if quick else 10)
     for key in ("start_latency", "start_latency_10_per_s"):
         latency = figures[key]

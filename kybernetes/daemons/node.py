@@ -174,12 +174,13 @@ async def run_node(settings: NodeSettings, *, config: Config, stop: asyncio.Even
                         machine=simulated_machine_info(settings.node_name), stop=stop,
                         services=_agent_services(settings))
         return
-    from kybernetes.agent.runtime.network import NetworkSettings
+    from kybernetes.agent.runtime.network import NetworkSettings, fence_ranges
     from kybernetes.agent.runtime.runc import RuncRuntime, RuncSettings
     from kybernetes.images.pull import Puller
     from kybernetes.images.registry import RegistryConfig
     from kybernetes.images.store import ImageStore
 
+    await fence_ranges((settings.cluster_cidr, settings.service_cidr))
     network = NetworkSettings(pod_cidr=settings.pod_cidr, bridge=settings.bridge_name,
                               extra_routes=settings.pod_routes(), masquerade=settings.pod_egress == "all")
     runtime = RuncRuntime(RuncSettings(data_dir=settings.data_dir, runtime_binary=settings.runc_binary,

@@ -61,7 +61,8 @@ def _used_ten_slash_16s() -> set[int]:
     out = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
     used = set()
     for line in out.splitlines():
-        dest = line.split()[0] if line.split() else ""
+        words = [w for w in line.split() if w not in ("unreachable", "blackhole", "prohibit")]
+        dest = words[0] if words else ""
         if dest.startswith("10."):
             used.add(int(dest.split(".")[1]))
     return used
@@ -162,6 +163,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     _delete_all_pods(c)
     c.server.stop(timeout=30)
     _remove_node_leftovers(data_dir)
+    remove_fences(c.cluster_cidr, c.service_cidr)
 
 
 @pytest.fixture(scope="session")
@@ -191,6 +193,12 @@ def _remove_node_leftovers(data_dir: Path) -> None:
     node = NodeSettings(data_dir=data_dir)
     subprocess.run(["ip", "link", "del", node.bridge_name], capture_output=True)
     shutil.rmtree(node.runc_root, ignore_errors=True)
+
+
+def remove_fences(*cidrs: str) -> None:
+    """The node fences the cluster's ranges with unreachable routes; a test cluster's ranges go with it."""
+    for cidr in cidrs:
+        subprocess.run(["ip", "route", "del", "unreachable", cidr], capture_output=True)
 
 
 @pytest.fixture(params=KUBECTL_VERSIONS, ids=lambda v: f"kubectl-{v}")

@@ -22,3 +22,19 @@ def test_a_pod_runs_and_reports_running(any_cluster: Cluster, any_kubectl: Kubec
     assert pod["status"]["podIP"].startswith(any_cluster.cluster_cidr.split(".0.0/")[0] + ".")
     row = any_kubectl("get", "pod", "web", "--no-headers").stdout.split()
     assert row[1:3] == ["1/1", "Running"]
+
+
+def test_the_cluster_ranges_are_fenced_on_the_node(cluster: Cluster, e2e_kubectl132: Kubectl) -> None:
+    """Pods route the cluster's ranges to the node; what no pod or Service answers must end there."""
+    import ipaddress
+    import subprocess
+
+    fences = subprocess.run(["ip", "-4", "route", "show", "type", "unreachable"], capture_output=True, text=True).stdout
+    assert cluster.cluster_cidr in fences and cluster.service_cidr in fences
+    e2e_kubectl132("run", "probe", f"--image={EXAMPLE_IMAGE}")
+    wait_for(lambda: _pod(e2e_kubectl132, "probe")["status"].get("phase") == "Running", 20, "pod probe Running")
+    nowhere = str(ipaddress.ip_network(cluster.service_cidr).network_address + 4321)
+    result = e2e_kubectl132("exec", "probe", "--", "nc", "-w", "3", nowhere, "80", check=False, input="")
+    assert result.returncode != 0
+    # The host answers at once (ICMP unreachable from the fence), rather than a timeout somewhere outside.
+    assert "unreachable" in result.stderr.lower() or "no route" in result.stderr.lower(), result.stderr

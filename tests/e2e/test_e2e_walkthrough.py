@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Kubectl, _make_kubectl, free_port, start_server
-from tests.e2e.conftest import EXAMPLE, keep_pulls_local, pick_ranges, runc_available, wait_for
+from tests.e2e.conftest import EXAMPLE, keep_pulls_local, pick_ranges, remove_fences, runc_available, wait_for
 from tests.e2e.streamingkit import fetch, port_forward
 
 
@@ -43,6 +43,7 @@ def fresh_server(tmp_path: Path):
         node = NodeSettings(data_dir=data)
         subprocess.run(["ip", "link", "del", node.bridge_name], capture_output=True)
         subprocess.run(["rm", "-rf", str(node.runc_root)], capture_output=True)
+        remove_fences(cluster_cidr, service_cidr)
 
 
 def test_make_run_build_run_and_port_forward(fresh_server, tmp_path: Path) -> None:

@@ -236,6 +236,17 @@ def _pod_network(netns: Path, result: dict[str, Any]) -> PodNetwork:
     return PodNetwork(netns=netns, ip=ip, gateway=gateway, result=result)
 
 
+async def fence_ranges(cidrs: Sequence[str]) -> None:
+    """Give the cluster's pod and Service ranges an unreachable route on this host.
+
+    This node's pod bridge (a /24) and, later, Service rules are more specific and still win; what
+    is left — an address of no pod here, a Service IP nothing answers — fails at once instead of
+    following the default route off the machine (pods route these ranges to the host).
+    """
+    for cidr in cidrs:
+        await _run("ip", "route", "replace", "unreachable", str(ipaddress.ip_network(cidr, strict=False)))
+
+
 def _write_json(path: Path, value: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(value))
