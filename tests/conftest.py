@@ -30,6 +30,23 @@ def kubectl_binary(version: str) -> str | None:
     return str(path) if path.exists() else None
 
 
+LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
+
+
+def resolve_only_local_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse to resolve any name but loopback in this process: a bug that reaches for docker.io
+    fails in the test, sending nothing."""
+    real = socket.getaddrinfo
+
+    def guarded(host: object, *args: object, **kwargs: object) -> object:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in LOCAL_NAMES and not name.startswith("127."):
+            raise socket.gaierror(socket.EAI_NONAME, f"test guard: {name} is not a local host")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -37,6 +37,7 @@ from kybernetes.agent.runtime import logs, stats
 from kybernetes.agent.runtime.protocol import NotFound, Runtime, RuntimeFailure
 from kybernetes.agent.runtime.simulated import SimulatedRuntime
 from kybernetes.agent.runtime.types import ContainerId, ContainerState, SandboxState
+from kybernetes.apiserver.pki import server_ssl_context
 from kybernetes.streaming import portforward, remotecommand
 
 if TYPE_CHECKING:
@@ -113,13 +114,8 @@ class TLSPaths:
 
 
 def ssl_context(tls: TLSPaths) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(tls.cert, tls.key)
-    ctx.load_verify_locations(cafile=str(tls.ca))
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
+    # Only the API server may call: no connection without a certificate of the cluster CA.
+    return server_ssl_context(tls.cert, tls.key, tls.ca, client_certs=ssl.CERT_REQUIRED)
 
 
 def text(message: str, status: int) -> web.Response:

@@ -11,6 +11,7 @@ import datetime as dt
 import ipaddress
 import os
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +168,20 @@ def ensure_tls(tls_dir: Path, *, bind_address: str, extra_sans: tuple[str, ...] 
         if key_file.stat().st_mode & 0o077:
             os.chmod(key_file, 0o600)
     return files
+
+
+def server_ssl_context(cert: Path, key: Path, ca: Path, *, client_certs: ssl.VerifyMode) -> ssl.SSLContext:
+    """A TLS ≥ 1.2 server context verifying client certificates against `ca` (required or optional).
+
+    HTTP/1.1 only in ALPN: kubectl would switch to h2 if it were offered, and we do not speak it.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    ctx.load_verify_locations(cafile=str(ca))
+    ctx.verify_mode = client_certs
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
 
 
 def load_ca(files: TLSFiles) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:

@@ -66,8 +66,8 @@ def _names(spec: Obj, key: str) -> list[str]:
     return [str(c.get("name")) for c in spec.get(key) or [] if isinstance(c, dict)]
 
 
-def resolve_log_container(pod: Obj, wanted: str) -> str:
-    """The container a log request means (upstream's validateContainer); 400 otherwise."""
+def _obvious_container(pod: Obj, wanted: str) -> str:
+    """The container named (if valid) or the only one; 400 when none is named and there is not exactly one."""
     spec, name = pod.get("spec") or {}, pod["metadata"]["name"]
     if wanted:
         if wanted not in _all_container_names(spec):
@@ -78,23 +78,24 @@ def resolve_log_container(pod: Obj, wanted: str) -> str:
         return containers[0]
     if not containers:
         raise errors.bad_request(f"a container name must be specified for pod {name}")
+    return ""
+
+
+def resolve_log_container(pod: Obj, wanted: str) -> str:
+    """The container a log request means (upstream's validateContainer); 400 otherwise."""
+    if found := _obvious_container(pod, wanted):
+        return found
+    spec, name = pod.get("spec") or {}, pod["metadata"]["name"]
     raise errors.bad_request(
         f"a container name must be specified for pod {name}, choose one of: [{' '.join(_all_container_names(spec))}]")
 
 
 def resolve_stream_container(pod: Obj, wanted: str) -> str:
     """The container an exec or attach means (upstream's streamLocation); 400 otherwise."""
+    if found := _obvious_container(pod, wanted):
+        return found
     spec, name = pod.get("spec") or {}, pod["metadata"]["name"]
-    if wanted:
-        if wanted not in _all_container_names(spec):
-            raise errors.bad_request(f"container {wanted} is not valid for pod {name}")
-        return wanted
-    containers = _names(spec, "containers")
-    if len(containers) == 1:
-        return containers[0]
-    if not containers:
-        raise errors.bad_request(f"a container name must be specified for pod {name}")
-    message = f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]"
+    message = f"a container name must be specified for pod {name}, choose one of: [{' '.join(_names(spec, 'containers'))}]"
     inits = _names(spec, "initContainers")
     if inits:
         message += f" or one of the init containers: [{' '.join(inits)}]"

@@ -96,15 +96,8 @@ BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-leas
 
 
 def _ssl_context(files: pki.TLSFiles) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(files.serving_cert, files.serving_key)
-    ctx.load_verify_locations(cafile=str(files.ca_cert))
     # Client certificates are optional: bearer tokens authenticate too, and /version is public.
-    ctx.verify_mode = ssl.CERT_OPTIONAL
-    # HTTP/1.1 only: kubectl would switch to h2 if we offered it, and we do not speak it.
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
+    return pki.server_ssl_context(files.serving_cert, files.serving_key, files.ca_cert, client_certs=ssl.CERT_OPTIONAL)
 
 
 def _ensure_token(path: Path, ca_pem: bytes) -> tuple[JoinToken, bool]:
